@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Hypervisors as network namespaces, each with its own Open vSwitch (userspace datapath).
+
+One place for the tier-1 lab, shared by the integration tests, the demo and the benchmark.
+Every object carries the lab prefix (namespaces `PREFIX-NAME`, state under ROOT/PREFIX), so a
+later run can find and remove what a killed run left behind, and two labs never collide.
+
+    python3 lab/netns.py up   --prefix nf hv1 hv2          # hypervisors with OVS
+    python3 lab/netns.py wire --prefix nf hv1 hv2          # uplinks on one underlay switch
+    python3 lab/netns.py vm   --prefix nf hv1 vm1 tap-vm1 10.0.0.1/24 [--mac M]
+    python3 lab/netns.py down --prefix nf                  # everything of this prefix
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+PYTHON = "/usr/bin/python3"
+
+
+def lab_root(prefix: str) -> Path:
+    base = os.environ.get("NETFABRIC_LAB_ROOT") or os.path.join(os.environ.get("TMPDIR", "/tmp"), "netfabric-lab")
+    return Path(base) / prefix
+
+
+def sh(*argv, check=True, capture=False, env=None):
+    """Run argv (never a shell); raise with stderr on failure."""
+    proc = subprocess.run([str(a) for a in argv], check=False, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))}: rc={proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout if capture else proc
+
+
+class Hypervisor:
+    """One namespace, one ovsdb-server, one ovs-vswitchd, one python wrapper for Ansible."""
+
+    def __init__(self, prefix: str, name: str):
+        self.prefix = prefix
+        self.name = name
+        self.netns = f"{prefix}-{name}"
+        self.dir = lab_root(prefix) / name
+        self.python = self.dir / "python"
+        self.db = f"unix:{self.dir}/db.sock"
+
+    @property
+    def env(self):
+        d = str(self.dir)
+        return dict(os.environ, OVS_RUNDIR=d, OVS_LOGDIR=d, OVS_DBDIR=d)
+
+    def exec(self, *argv, check=True, capture=True):
+        """Run argv inside the namespace with this hypervisor's OVS; returns stdout."""
+        out = sh("ip", "netns", "exec", self.netns, *argv, check=check, capture=capture, env=self.env)
+        return out
+
+    def vsctl(self, *args):
+        return self.exec("ovs-vsctl", "--timeout=10", *args)
+
+    def ofctl(self, *args):
+        return self.exec("ovs-ofctl", *args)
+
+    def start(self):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        d = self.dir
+        sh("ip", "netns", "add", self.netns)
+        sh("ip", "-n", self.netns, "link", "set", "lo", "up")
+        sh("ovsdb-tool", "create", d / "conf.db", SCHEMA)
+        self.exec("ovsdb-server", d / "conf.db", f"--remote=punix:{d}/db.sock", f"--pidfile={d}/ovsdb-server.pid",
+                  "--detach", "-vconsole:off", f"--log-file={d}/ovsdb-server.log", f"--unixctl={d}/ovsdb-server.ctl")
+        sh("ovs-vsctl", f"--db={self.db}", "--no-wait", "init")
+        self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
+                  f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
+        self.python.write_text(
+            "#!/bin/sh\n"
+            f"exec ip netns exec {self.netns} env OVS_RUNDIR={d} OVS_DBDIR={d} OVS_LOGDIR={d} {PYTHON} \"$@\"\n"
+        )
+        self.python.chmod(0o755)
+        return self
+
+    def restart_vswitchd(self):
+        """Kill and start ovs-vswitchd, as a host's service restart would: OpenFlow flows are lost."""
+        d = self.dir
+        self.exec("ovs-appctl", "-t", f"{d}/ovs-vswitchd.ctl", "exit", check=False)
+        for _ in range(50):
+            if not (d / "ovs-vswitchd.pid").exists():
+                break
+            time.sleep(0.1)
+        self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
+                  f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
+
+
+def netns_list():
+    out = sh("ip", "-j", "netns", "list", capture=True, check=False)
+    import json
+    try:
+        return [entry["name"] for entry in json.loads(out or "[]")]
+    except ValueError:
+        return []
+
+
+def down(prefix: str):
+    """Remove every namespace and process of this prefix, whatever state a killed run left."""
+    for ns in netns_list():
+        if ns.startswith(prefix + "-"):
+            pids = sh("ip", "netns", "pids", ns, capture=True, check=False).split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            sh("ip", "netns", "del", ns, check=False)
+    root = lab_root(prefix)
+    if root.exists():
+        for pidfile in root.glob("*/*.pid"):
+            try:
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError, OSError):
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wire(prefix: str, hosts: list[str], uplink: str = "uplink"):
+    """Put each hypervisor's `uplink` on one Linux bridge in the namespace PREFIX-sw (the underlay switch)."""
+    sw = f"{prefix}-sw"
+    if sw not in netns_list():
+        sh("ip", "netns", "add", sw)
+        sh("ip", "-n", sw, "link", "add", "sw0", "type", "bridge")
+        sh("ip", "-n", sw, "link", "set", "sw0", "up")
+    for index, host in enumerate(hosts):
+        hv = Hypervisor(prefix, host)
+        peer = f"p{index}-{host}"[:15]
+        sh("ip", "link", "add", uplink, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", sw)
+        sh("ip", "-n", sw, "link", "set", peer, "master", "sw0", "up")
+        sh("ip", "-n", hv.netns, "link", "set", uplink, "up")
+
+
+def add_vm(prefix: str, host: str, vm: str, port: str, address: str | None, mac: str | None = None, mtu: int = 1400):
+    """A VM is a namespace PREFIX-VM whose eth0 is a veth whose peer `port` sits in the hypervisor."""
+    hv = Hypervisor(prefix, host)
+    ns = f"{prefix}-{vm}"
+    sh("ip", "netns", "add", ns)
+    sh("ip", "link", "add", "eth0", "netns", ns, *(["address", mac] if mac else []), "mtu", mtu,
+       "type", "veth", "peer", "name", port, "netns", hv.netns)
+    sh("ip", "-n", ns, "link", "set", "lo", "up")
+    sh("ip", "-n", ns, "link", "set", "eth0", "up")
+    if address:
+        sh("ip", "-n", ns, "addr", "add", address, "dev", "eth0")
+    sh("ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off", check=False)
+    sh("ip", "-n", hv.netns, "link", "set", port, "up")
+    return ns
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "wire", "vm"])
+    parser.add_argument("--prefix", default="nf")
+    parser.add_argument("--mac")
+    parser.add_argument("args", nargs="*")
+    opts = parser.parse_intermixed_args()
+    if opts.action == "up":
+        for name in opts.args:
+            Hypervisor(opts.prefix, name).start()
+    elif opts.action == "down":
+        down(opts.prefix)
+    elif opts.action == "wire":
+        wire(opts.prefix, opts.args)
+    elif opts.action == "vm":
+        host, vm, port, address = (opts.args + [None])[:4]
+        add_vm(opts.prefix, host, vm, port, address, opts.mac)
+
+
+if __name__ == "__main__":
+    main()
