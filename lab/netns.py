@@ -83,6 +83,16 @@ class Hypervisor:
         self.python.chmod(0o755)
         return self
 
+    def stop(self):
+        """Kill this hypervisor's processes and remove its namespace and state."""
+        for pid in sh("ip", "netns", "pids", self.netns, capture=True, check=False).split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        sh("ip", "netns", "del", self.netns, check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def restart_vswitchd(self):
         """Kill and start ovs-vswitchd, as a host's service restart would: OpenFlow flows are lost."""
         d = self.dir

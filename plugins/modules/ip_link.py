@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ip_link
+short_description: Manage Linux network links (vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap) with iproute2
+description:
+  - Creates, changes and deletes one Linux link through C(ip), optionally inside a named network namespace.
+  - The current state is read once with C(ip -j -d link show); the kind-specific attributes are compared
+    with C(linkinfo.info_kind) and C(linkinfo.info_data).
+  - All changes are applied in one C(ip -batch -) call, which stops at the first failing command.
+  - B(Kind-specific attributes are fixed at creation.) When the link exists with another O(kind), or when
+    any kind-specific option that is given (O(link), O(vlan_id), O(vni), O(local), O(remote), O(group),
+    O(dstport), O(learning), O(ttl), O(key), O(peer), O(peer_netns), O(macvlan_mode)) differs from the host,
+    the link is B(deleted and recreated). Traffic through it stops for a moment, addresses on it are lost,
+    and a recreated veth gets a new peer. The recreated link goes back into its old O(master) and keeps its
+    up/down state unless those options say otherwise; O(mtu) and O(address) come back as the kernel's
+    defaults unless given.
+  - O(mtu), O(address), O(master) and the up/down state are changed in place with C(ip link set).
+  - Options that are omitted are left as they are on the host.
+version_added: 0.1.0
+author: netfabric.ovs contributors
+extends_documentation_fragment:
+  - netfabric.ovs.attributes
+options:
+  name:
+    description:
+      - Name of the link, 1-15 characters without C(/), whitespace or C(:).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes sure the link exists and leaves it up or down as it is (a new link starts down).
+      - V(up) and V(down) make sure it exists and set it administratively up or down.
+      - V(absent) deletes it (deleting a veth also deletes its peer); the other options are then ignored.
+    type: str
+    choices: [present, absent, up, down]
+    default: present
+  kind:
+    description:
+      - Type of the link.
+      - Omitted means the link must already exist (for example a physical NIC); only O(mtu), O(address),
+        O(master) and the up/down state are managed then, and a missing link is an error.
+      - V(vlan) needs O(link) and O(vlan_id). V(vxlan) needs O(vni). V(veth) needs O(peer). V(macvlan) needs O(link).
+    type: str
+    choices: [vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap]
+  link:
+    description:
+      - The parent (lower) device. For V(vlan) and V(macvlan) the device the link sits on; for V(vxlan),
+        V(gre) and V(gretap) the device the tunnel packets leave through (C(dev)).
+      - Allowed with O(kind) V(vlan), V(macvlan), V(vxlan), V(gre), V(gretap).
+    type: str
+  vlan_id:
+    description:
+      - 802.1Q VLAN id, 1-4094. Only with O(kind=vlan).
+    type: int
+  vni:
+    description:
+      - VXLAN network identifier, 0-16777215. Only with O(kind=vxlan).
+    type: int
+  local:
+    description:
+      - Source IP address of the tunnel. IPv4 or IPv6 for V(vxlan); IPv4 for V(gre) and V(gretap).
+    type: str
+  remote:
+    description:
+      - Unicast IP address of the far tunnel end. Mutually exclusive with O(group).
+      - Allowed with O(kind) V(vxlan), V(gre), V(gretap).
+    type: str
+  group:
+    description:
+      - Multicast group (IPv4 or IPv6) a V(vxlan) joins for flooding; usually together with O(link).
+        Mutually exclusive with O(remote).
+    type: str
+  dstport:
+    description:
+      - UDP destination port of a V(vxlan), 1-65535 (4789 is the IANA port).
+      - Omitted when creating means the kernel's default, 8472.
+    type: int
+  learning:
+    description:
+      - Whether a V(vxlan) learns remote MAC addresses from received packets.
+    type: bool
+  key:
+    description:
+      - GRE key, 0-4294967295, used for both directions. Only with O(kind) V(gre) or V(gretap).
+    type: int
+  ttl:
+    description:
+      - TTL of the outer packets, 0-255 (0 inherits from the inner packet). With O(kind) V(vxlan), V(gre), V(gretap).
+    type: int
+  peer:
+    description:
+      - Name of the other end of a V(veth) pair. Only with O(kind=veth).
+    type: str
+  peer_netns:
+    description:
+      - Named network namespace the V(veth) peer lives in. Omitted means the same namespace as the link.
+      - Needs O(peer); must differ from O(netns). The namespace must exist.
+    type: str
+  macvlan_mode:
+    description:
+      - Mode of a V(macvlan). Only with O(kind=macvlan).
+    type: str
+    choices: [private, vepa, bridge, passthru, source]
+  mtu:
+    description:
+      - MTU of the link, 68-65535. For a veth it applies to this end only.
+    type: int
+  address:
+    description:
+      - MAC address of the link, like V(52:54:00:12:34:56). Not allowed with O(kind=gre), which has none.
+    type: str
+  master:
+    description:
+      - The bridge (or other master device) this link is enslaved to.
+      - The empty string V("") removes the link from any master.
+    type: str
+  netns:
+    description:
+      - Named network namespace the link lives in; commands run as C(ip -n NETNS ...).
+      - Omitted means the namespace the module runs in.
+    type: str
+notes:
+  - Kernels without a link type answer C(Unknown device type); the module then fails with that message and
+    the batch stops before anything after the failing line.
+seealso:
+  - module: netfabric.ovs.ip_address
+"""
+
+EXAMPLES = r"""
+# Before: eth0 exists.  Commands: ip link add link eth0 name eth0.100 type vlan id 100
+#                                 ip link set dev eth0.100 mtu 1496 up
+- name: VLAN 100 on eth0
+  netfabric.ovs.ip_link:
+    name: eth0.100
+    kind: vlan
+    link: eth0
+    vlan_id: 100
+    mtu: 1496
+    state: up
+
+- name: VXLAN 1001 to one peer
+  netfabric.ovs.ip_link:
+    name: vx1001
+    kind: vxlan
+    vni: 1001
+    local: 192.0.2.1
+    remote: 192.0.2.2
+    dstport: 4789
+    learning: false
+    state: up
+
+- name: VXLAN 42 flooding over a multicast group on eth1
+  netfabric.ovs.ip_link:
+    name: vx42
+    kind: vxlan
+    vni: 42
+    group: 239.1.1.1
+    link: eth1
+    dstport: 4789
+
+- name: A bridge, and a veth into it whose peer lives in namespace vm1
+  netfabric.ovs.ip_link:
+    name: "{{ item.name }}"
+    kind: "{{ item.kind }}"
+    peer: "{{ item.peer | default(omit) }}"
+    peer_netns: "{{ item.peer_netns | default(omit) }}"
+    master: "{{ item.master | default(omit) }}"
+    state: up
+  loop:
+    - {name: br0, kind: bridge}
+    - {name: tap-vm1, kind: veth, peer: eth0, peer_netns: vm1, master: br0}
+
+- name: GRE tunnel with key 42
+  netfabric.ovs.ip_link:
+    name: gre1
+    kind: gre
+    local: 192.0.2.1
+    remote: 192.0.2.2
+    key: 42
+    ttl: 64
+    state: up
+
+- name: Raise the MTU of an existing NIC (no kind: never created)
+  netfabric.ovs.ip_link:
+    name: eth1
+    mtu: 9000
+    state: up
+
+- name: Remove the VXLAN
+  netfabric.ovs.ip_link:
+    name: vx1001
+    state: absent
+"""
+
+RETURN = r"""
+commands:
+  description:
+    - The C(ip) commands run, or that would run in check mode, each as an argument list.
+    - They are applied together through one C(ip -batch -) call. Empty when nothing changed.
+  returned: always
+  type: list
+  elements: list
+  sample: [["ip", "link", "add", "link", "eth0", "name", "eth0.100", "type", "vlan", "id", "100"],
+           ["ip", "link", "set", "dev", "eth0.100", "up"]]
+link:
+  description:
+    - The link after the change as read back from the host (in check mode, as predicted; values the
+      kernel picks, such as a new MAC address, are then V(null)).
+    - Always has name, kind, state (V(up)/V(down)), mtu, address and master, plus the kind-specific keys
+      (link, vlan_id, vni, local, remote, group, dstport, learning, ttl, key, peer, peer_netns, macvlan_mode).
+  returned: success (V(null) when the link does not exist)
+  type: dict
+  sample: {"name": "eth0.100", "kind": "vlan", "state": "up", "mtu": 1496, "address": "52:54:00:12:34:56",
+           "master": null, "link": "eth0", "vlan_id": 100}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import link_argument_spec, run_link
+
+
+def main():
+    run_link(AnsibleModule(**link_argument_spec()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ovs_flows
+short_description: Manage the OpenFlow flows of one bridge that carry one cookie
+description:
+  - Makes the flows of O(bridge) that carry the cookie O(cookie) exactly the flows listed in O(flows),
+    or removes them all with O(state=absent).
+  - Only flows with exactly that cookie are read, changed or removed. Flows with any other cookie,
+    such as flows made by C(learn) actions (cookie 0) or the default C(NORMAL) flow, are never touched.
+  - Changes are applied as one atomic OpenFlow 1.4 bundle (C(ovs-ofctl bundle)) of C(flow add) and
+    C(flow delete_strict) lines. If any line fails, nothing is applied and the error names the flow.
+  - Flows are read with C(ovs-ofctl -O OpenFlow14 --names dump-flows) and both sides are normalised
+    (field order, aliases, defaults, hex or decimal, MAC case, quotes, protocol shorthands, legacy action
+    spellings such as C(mod_vlan_vid) or C(set_tunnel)), so a run that changes nothing writes nothing.
+  - The bridge must allow OpenFlow 1.4 (the default when the bridge's protocols are not set).
+version_added: 0.1.0
+author: netfabric.ovs contributors
+extends_documentation_fragment:
+  - netfabric.ovs.attributes
+options:
+  bridge:
+    description: The bridge whose flows are managed.
+    type: str
+    required: true
+  cookie:
+    description:
+      - The cookie that marks the flows this task owns, from 1 to 2^64-1.
+      - It is added to every flow of O(flows); do not write a cookie in the flows.
+    type: int
+    required: true
+  flows:
+    description:
+      - Flows in C(ovs-ofctl add-flow) syntax, for example V(table=0,priority=1,in_port=patch-int,actions=resubmit(,1\)).
+      - Port names are allowed and preferred; a port number is mapped to the port's name before comparing.
+      - Two flows with the same table, priority and match are refused, as OpenFlow keeps only one.
+      - A flow whose table, priority and match equal those of another owner's flow replaces it (OpenFlow semantics).
+      - Required with O(state=present); an empty list removes every flow with the cookie.
+    type: list
+    elements: str
+  state:
+    description:
+      - V(present) makes the flows with O(cookie) exactly O(flows).
+      - V(absent) removes every flow with O(cookie); O(flows) is ignored.
+    type: str
+    choices: [present, absent]
+    default: present
+  rundir:
+    description:
+      - An Open vSwitch run directory; the bridge is then reached at C(unix:RUNDIR/BRIDGE.mgmt).
+      - Omitted means ovs-ofctl's default (which honours E(OVS_RUNDIR)).
+    type: path
+  timeout:
+    description: Seconds to wait for the switch before failing.
+    type: int
+    default: 5
+notes:
+  - The second apply of the same flows reports no change and runs no write command.
+seealso:
+  - name: ovs-ofctl(8)
+    description: Flow syntax and the bundle command.
+    link: https://www.openvswitch.org/support/dist-docs/ovs-ofctl.8.html
+"""
+
+EXAMPLES = r"""
+# Before: br-tun has no flow with cookie 0x3e9 (learned flows with cookie 0 may exist).
+- name: Tunnel bridge pipeline for tenant VNI 1001
+  netfabric.ovs.ovs_flows:
+    bridge: br-tun
+    cookie: 0x3e9
+    flows:
+      - table=0,priority=1,in_port=patch-int,actions=resubmit(,1)
+      - table=0,priority=1,in_port=vxlan-ac1f0002,actions=resubmit(,3)
+      - table=0,priority=0,actions=drop
+      - table=3,priority=1,tun_id=0x3e9,actions=mod_vlan_vid:1,resubmit(,10)
+# commands: [[ovs-ofctl, -O, OpenFlow14, --timeout=5, bundle, br-tun, "-"]]
+# bundle:
+#   - flow add cookie=0x3e9,table=0,priority=1,in_port=patch-int,actions=resubmit(,1)
+#   - ...
+# After: exactly these four flows carry cookie 0x3e9; a second run reports changed=false.
+
+- name: Remove every flow this collection owns on br-tun, leaving all others
+  netfabric.ovs.ovs_flows:
+    bridge: br-tun
+    cookie: 0x3e9
+    state: absent
+
+- name: A bridge of an OVS instance with its own run directory
+  netfabric.ovs.ovs_flows:
+    bridge: br-int
+    cookie: 7
+    rundir: /run/ovs-tenant2
+    flows:
+      - priority=0,actions=NORMAL
+"""
+
+RETURN = r"""
+commands:
+  description: The write commands run, or that would run in check mode (empty when nothing changes); the bundle is fed on stdin.
+  returned: always
+  type: list
+  elements: list
+  sample: [["/usr/bin/ovs-ofctl", "-O", "OpenFlow14", "--timeout=5", "bundle", "br-tun", "-"]]
+bundle:
+  description: The bundle lines sent (or that would be sent) to ovs-ofctl.
+  returned: always
+  type: list
+  elements: str
+  sample: ["flow delete_strict cookie=0x7/-1,table=0,priority=0", "flow add cookie=0x7,table=0,priority=0,actions=drop"]
+flows:
+  description: The wanted flows with the cookie, normalised (empty for O(state=absent)).
+  returned: always
+  type: list
+  elements: str
+  sample: ["table=0,priority=1,in_port=patch-int,actions=resubmit(,1)"]
+diff:
+  description: Normalised flows with the cookie before and after.
+  returned: when diff mode is on
+  type: dict
+  contains:
+    before:
+      description: Flows present before, normalised and sorted.
+      type: list
+      elements: str
+    after:
+      description: Flows wanted after, normalised and sorted.
+      type: list
+      elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.ovs.plugins.module_utils._flows import run
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bridge=dict(type="str", required=True),
+            cookie=dict(type="int", required=True),
+            flows=dict(type="list", elements="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            rundir=dict(type="path"),
+            timeout=dict(type="int", default=5),
+        ),
+        required_if=[("state", "present", ["flows"])],
+        supports_check_mode=True,
+    )
+    module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ovs_ports
+short_description: All the ports of one Open vSwitch bridge, in one read and one transaction
+version_added: 0.1.0
+description:
+  - The aggregate form of M(netfabric.ovs.ovs_port) - a role sets 50 tunnels, or prunes a departed peer, in one
+    task instead of a loop of 50. OVSDB is read once as JSON and the whole difference is applied as one
+    ovs-vsctl transaction; a second run changes nothing and runs no write.
+  - With O(purge=true), ports on the bridge whose C(external_ids:netfabric_owner) equals O(owner) and that
+    O(ports) does not name are removed. Ports the collection did not create (another owner or none) are never touched.
+author: netfabric.ovs contributors
+extends_documentation_fragment:
+  - netfabric.ovs.attributes
+  - netfabric.ovs.attributes.OVSDB
+options:
+  bridge:
+    description: The bridge the ports belong on.
+    type: str
+    required: true
+  purge:
+    description: Remove ports of this O(owner) on the bridge that O(ports) does not name.
+    type: bool
+    default: false
+  owner:
+    description:
+      - Value stored in each port's C(external_ids:netfabric_owner) and the scope of O(purge), so that
+        two roles that own ports on one bridge (GRE and VXLAN tunnels on br-tun) never prune each other's.
+    type: str
+    default: netfabric
+  ports:
+    description: The ports, each with the options of M(netfabric.ovs.ovs_port).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Port name; for a single-interface port also the interface name (at most 15 characters).
+        type: str
+        required: true
+      state:
+        description: Whether the port should exist on the bridge. A port that exists on another bridge is moved.
+        type: str
+        choices: [present, absent]
+        default: present
+      type:
+        description: Interface type. V(system) is an existing Linux device (a VM's tap or veth, a NIC).
+        type: str
+        choices: [system, internal, patch, gre, vxlan, geneve]
+        default: system
+      options:
+        description:
+          - The interface's options, exactly (keys not listed are removed), for example C(remote_ip), C(local_ip),
+            C(key) (V(flow) or a VNI 0-16777215 / GRE key 0-4294967295), C(dst_port), C(csum) for tunnels, C(peer) for patch ports.
+          - Required for tunnels (C(remote_ip)) and patch ports (C(peer)). Omitted leaves them as they are.
+        type: dict
+      tag:
+        description: Access VLAN (0-4095). Omitted leaves it as it is.
+        type: int
+      trunks:
+        description: VLANs (0-4095) a trunk port carries; V([]) clears the list (all VLANs).
+        type: list
+        elements: int
+      vlan_mode:
+        description: How the port treats VLAN tags.
+        type: str
+        choices: [access, trunk, native-tagged, native-untagged, dot1q-tunnel]
+      external_ids:
+        description: Keys of the port's external_ids; null values remove a key. C(netfabric_owner) is always set (see O(owner)).
+        type: dict
+      other_config:
+        description: Keys of the port's other_config; null values remove a key.
+        type: dict
+      mtu_request:
+        description: MTU requested for the interface(s) (68-65535).
+        type: int
+      interfaces:
+        description: Makes the port a bond of these interfaces (at least 2). Changing the members recreates the bond.
+        type: list
+        elements: str
+      bond_mode:
+        description: Bond mode; only with O(interfaces).
+        type: str
+        choices: [active-backup, balance-slb, balance-tcp]
+      lacp:
+        description: LACP negotiation of the bond; only with O(interfaces).
+        type: str
+        choices: [active, passive, "off"]
+      ingress_policing_rate:
+        description: Ingress policing rate in kbit/s (0 disables policing).
+        type: int
+      ingress_policing_burst:
+        description: Ingress policing burst in kbit.
+        type: int
+      qos:
+        description:
+          - Egress QoS of the port with its queues. A different QoS replaces the old one, whose QoS and Queue rows are destroyed.
+        type: dict
+        suboptions:
+          type:
+            description: QoS type.
+            type: str
+            choices: [linux-htb, linux-hfsc, egress-policer]
+            default: linux-htb
+          other_config:
+            description: QoS other_config, for example C(max-rate) in bit/s.
+            type: dict
+            default: {}
+          queues:
+            description: Queues by number, each a dict of Queue other_config (C(min-rate), C(max-rate), C(priority)).
+            type: dict
+            default: {}
+"""
+
+EXAMPLES = r"""
+- name: Tunnels to every peer of this host; tunnels to departed peers are removed
+  netfabric.ovs.ovs_ports:
+    bridge: br-tun
+    owner: netfabric-vxlan
+    purge: true
+    ports:
+      - name: vxlan-ac1f0002
+        type: vxlan
+        options: {remote_ip: 172.31.0.2, local_ip: 172.31.0.1, key: flow}
+      - name: vxlan-ac1f0003
+        type: vxlan
+        options: {remote_ip: 172.31.0.3, local_ip: 172.31.0.1, key: flow}
+
+- name: Internal ports in their VLANs, and a VM port moved here from another bridge
+  netfabric.ovs.ovs_ports:
+    bridge: br-int
+    ports:
+      - {name: mgmt100, type: internal, tag: 100}
+      - {name: mgmt200, type: internal, tag: 200}
+      - {name: tap-vm1, tag: 101}
+"""
+
+RETURN = r"""
+commands:
+  description: The ovs-vsctl argv that ran (or, in check mode, would run); empty when nothing changed.
+  returned: always
+  type: list
+  elements: list
+before:
+  description: The ports that change, as they were, keyed by name (new ports are missing).
+  returned: always
+  type: dict
+after:
+  description: The ports that change, as they are after the change (predicted in check mode); removed ports are missing.
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import AGGREGATE_ARGUMENT_SPEC, plan_ports, want_ports
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import converge
+
+
+def main():
+    module = AnsibleModule(argument_spec=AGGREGATE_ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    converge(
+        module,
+        lambda: want_ports(params["ports"], params["owner"]),
+        lambda wants, state: plan_ports(params["bridge"], wants, state, purge=params["purge"], owner=params["owner"]),
+    )
+
+
+if __name__ == "__main__":
+    main()

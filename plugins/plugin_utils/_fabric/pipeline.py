@@ -1,0 +1,105 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The br-tun OpenFlow pipeline as ovs-ofctl text: the only place that spells flows.
+
+    table 0   classify: from br-int (patch-int) -> 1, from a tunnel -> 3, else drop
+    table 1   unicast -> 20, multicast/broadcast -> 21 (l2pop: ARP broadcast -> 22)
+    table 3   tunnel id -> local VLAN, then 10
+    table 10  learn (VLAN, source MAC) -> tunnel into table 20, deliver to br-int
+    table 20  known unicast (learned, or l2pop entries) else -> 21
+    table 21  flood the tenant's frames to the tunnels of hosts carrying it, else drop
+    table 22  l2pop ARP responder for VMs on other hosts, else -> 21
+
+The spelling is what the ovs_flows module normalises; numbers in hex are `0x3e9` style
+(lowercase, no padding), which is how ovs-ofctl dump-flows prints them back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+PATCH_INT = "patch-int"
+LEARN = (
+    "learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],"
+    "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
+    "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])"
+)
+
+
+@dataclass(frozen=True)
+class RemoteVm:
+    """A VM of the tenant on another host, reached through `tunnel`."""
+
+    mac: str
+    ip: str | None
+    tunnel: str
+
+
+@dataclass(frozen=True)
+class TenantPath:
+    """What br-tun needs to know about one tenant present on this host."""
+
+    tunnel_id: int
+    local_vlan: int
+    flood: tuple[str, ...]  # tunnel ports to the other hosts carrying the tenant
+    remote: tuple[RemoteVm, ...] = ()  # used in l2pop mode only
+
+
+def _hex(number: int) -> str:
+    return f"0x{number:x}"
+
+
+def _mac_hex(mac: str) -> str:
+    return _hex(int(mac.replace(":", ""), 16))
+
+
+def _ip_hex(ip: str) -> str:
+    return _hex(int(ipaddress.ip_address(ip)))
+
+
+def br_tun_flows(tunnels: list[str], tenants: list[TenantPath], *, l2pop: bool) -> list[str]:
+    """Every owned flow of br-tun, in a fixed order."""
+    flows = [f"table=0,priority=1,in_port={PATCH_INT},actions=resubmit(,1)"]
+    flows += [f"table=0,priority=1,in_port={tunnel},actions=resubmit(,3)" for tunnel in tunnels]
+    flows += [
+        "table=0,priority=0,actions=drop",
+        "table=1,priority=1,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)",
+        "table=1,priority=1,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,21)",
+    ]
+    if l2pop:
+        flows.append("table=1,priority=2,arp,dl_dst=ff:ff:ff:ff:ff:ff,actions=resubmit(,22)")
+    flows += [f"table=3,priority=1,tun_id={_hex(t.tunnel_id)},actions=mod_vlan_vid:{t.local_vlan},resubmit(,10)" for t in tenants]
+    flows += [
+        "table=3,priority=0,actions=drop",
+        f"table=10,priority=1,actions={LEARN},output:{PATCH_INT}",
+        "table=20,priority=0,actions=resubmit(,21)",
+    ]
+    if l2pop:
+        flows += [
+            f"table=20,priority=2,dl_vlan={t.local_vlan},dl_dst={vm.mac},actions=strip_vlan,set_tunnel:{_hex(t.tunnel_id)},output:{vm.tunnel}"
+            for t in tenants
+            for vm in t.remote
+        ]
+    flows += [
+        f"table=21,priority=1,dl_vlan={t.local_vlan},actions=strip_vlan,set_tunnel:{_hex(t.tunnel_id)}," + ",".join(f"output:{tunnel}" for tunnel in t.flood)
+        for t in tenants
+        if t.flood
+    ]
+    flows.append("table=21,priority=0,actions=drop")
+    if l2pop:
+        flows += [_arp_responder(t.local_vlan, vm) for t in tenants for vm in t.remote if vm.ip is not None]
+        flows.append("table=22,priority=0,actions=resubmit(,21)")
+    return flows
+
+
+def _arp_responder(local_vlan: int, vm: RemoteVm) -> str:
+    """Answer an ARP request for a remote VM's address here, turning the request into the reply."""
+    return (
+        f"table=22,priority=1,arp,dl_vlan={local_vlan},arp_op=1,arp_tpa={vm.ip},"
+        "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        f"mod_dl_src:{vm.mac},load:0x2->NXM_OF_ARP_OP[],"
+        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+        f"load:{_mac_hex(vm.mac)}->NXM_NX_ARP_SHA[],load:{_ip_hex(vm.ip)}->NXM_OF_ARP_SPA[],IN_PORT"
+    )

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-host plan: plain JSON-able data, shaped so roles pass its slices straight to modules.
+
+bridges             ovs_bridge arguments, one per bridge
+ports               bridge -> the `ports` list of ovs_ports (every port marked netfabric_owner)
+vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
+underlay            where the tunnel endpoint address goes
+flows               bridge -> ovs_flows `flows`; flow_cookie is its `cookie`
+tenants, tunnels    what the host carries and reaches, for reports and tests
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import OWNER, validate
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
+    PATCH_INT,
+    RemoteVm,
+    TenantPath,
+    br_tun_flows,
+)
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Topology, subinterface_name
+
+BR_INT, BR_TUN, BR_PHY = "br-int", "br-tun", "br-phy"
+PATCH_TUN = "patch-tun"
+
+
+def build(hosts: dict[str, dict], fabric_vars: dict) -> Topology:
+    """Validate the inventory (raises FabricError) and derive its topology."""
+    return Topology(validate(hosts, fabric_vars))
+
+
+def fabric_plan(topology: Topology) -> dict[str, dict]:
+    return {name: host_plan(topology, name) for name in topology.fabric.hosts}
+
+
+def host_plan(topology: Topology, name: str) -> dict[str, Any]:
+    fabric = topology.fabric
+    host = fabric.hosts[name]
+    netdev = host.datapath_type == "netdev"
+    vlans = topology.local_vlans(name)
+
+    tunnels = []
+    tunnel_to: dict[tuple[str, str], str] = {}
+    for overlay, peer in topology.peers(name):
+        port = topology.tunnel_name(overlay, peer)
+        tunnel_to[(overlay, peer)] = port
+        tunnels.append({"name": port, "peer": peer, "remote_ip": fabric.hosts[peer].address, "overlay": overlay})
+
+    tenants = []
+    paths = []
+    for tenant_name in topology.tenants_on[name]:
+        tenant = fabric.tenants[tenant_name]
+        peers = topology.tenant_peers(name, tenant_name)
+        tenants.append(
+            {
+                "name": tenant.name,
+                "tunnel_id": tenant.tunnel_id,
+                "overlay": tenant.overlay,
+                "local_vlan": vlans[tenant_name],
+                "mtu": tenant.mtu,
+                "peers": list(peers),
+            }
+        )
+        remote = ()
+        if fabric.mode == "l2pop":
+            remote = tuple(
+                RemoteVm(port.mac, _ipv4(port.ip), tunnel_to[(tenant.overlay, peer)])
+                for peer in peers
+                for port in fabric.hosts[peer].ports
+                if port.tenant == tenant_name and port.mac is not None
+            )
+        paths.append(
+            TenantPath(
+                tunnel_id=tenant.tunnel_id,
+                local_vlan=vlans[tenant_name],
+                flood=tuple(tunnel_to[(tenant.overlay, peer)] for peer in peers),
+                remote=remote,
+            )
+        )
+
+    bridges = [
+        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "standalone", "external_ids": _owned()},
+        {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "external_ids": _owned()},
+        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "external_ids": _owned()},
+    ]
+    br_int = [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "external_ids": _owned()}]
+    br_int += [{"name": port.name, "tag": vlans[port.tenant], "external_ids": _owned(netfabric_tenant=port.tenant)} for port in host.ports]
+    br_tun = [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}, "external_ids": _owned()}]
+    br_tun += [
+        {
+            "name": t["name"],
+            "type": t["overlay"],
+            "options": {"remote_ip": t["remote_ip"], "local_ip": host.address, "key": "flow"},
+            "external_ids": _owned(netfabric_peer=t["peer"]),
+        }
+        for t in tunnels
+    ]
+    br_phy = []
+    subinterfaces = []
+    if netdev:
+        br_phy.append({"name": host.uplink, "external_ids": _owned()})
+        br_phy += [{"name": f"vlan{vlan}", "type": "internal", "tag": vlan, "external_ids": _owned()} for vlan in host.provider_vlans]
+    else:
+        subinterfaces = [
+            {"name": subinterface_name(host.uplink, vlan), "kind": "vlan", "link": host.uplink, "vlan_id": vlan, "state": "up"} for vlan in host.provider_vlans
+        ]
+
+    return {
+        "host": name,
+        "mode": fabric.mode,
+        "datapath_type": host.datapath_type,
+        "bridges": bridges,
+        "ports": {BR_INT: br_int, BR_TUN: br_tun, BR_PHY: br_phy},
+        "vlan_subinterfaces": subinterfaces,
+        "underlay": {
+            "address": host.address,
+            "prefix": host.prefix,
+            "uplink": host.uplink,
+            "bridge": BR_PHY if netdev else None,
+        },
+        "flows": {BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop")},
+        "flow_cookie": fabric.flow_cookie,
+        "tenants": tenants,
+        "tunnels": tunnels,
+        "ovs_db": host.ovs_db,
+        "state_dir": fabric.state_dir,
+    }
+
+
+def _owned(**extra: str) -> dict[str, str]:
+    """external_ids marking what netfabric owns (ovs_ports purges only these)."""
+    return {"netfabric_owner": OWNER, **extra}
+
+
+def _ipv4(ip: str | None) -> str | None:
+    """ARP answers IPv4 only; IPv6 neighbour discovery is left to flooding."""
+    if ip is None or ipaddress.ip_address(ip).version != 4:
+        return None
+    return ip

@@ -1,0 +1,151 @@
+"""Golden plans for the example fabric, and the properties every plan must have.
+
+The example: three hypervisors (hv1, hv2 netdev; hv3 system with a VLAN subinterface), tenants
+red and blue on the same subnet 10.0.0.0/24, each host with a VM of each tenant.
+Regenerate the goldens after a deliberate change with NETFABRIC_REGEN_GOLDEN=1, then review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
+
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = json.loads((FIXTURES / "example_inventory.json").read_text())
+VARIANTS = {
+    "vxlan": {},
+    "gre": {"netfabric_overlay": "gre"},
+    "vxlan_l2pop": {"netfabric_mode": "l2pop"},
+}
+
+
+def example(**fabric_vars):
+    return copy.deepcopy(EXAMPLE["hosts"]), {**copy.deepcopy(EXAMPLE["fabric"]), **fabric_vars}
+
+
+def plans(hosts, fabric):
+    return plan.fabric_plan(plan.build(hosts, fabric))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_golden_plan(variant):
+    got = plans(*example(**VARIANTS[variant]))
+    golden = FIXTURES / f"plan_{variant}.json"
+    if os.environ.get("NETFABRIC_REGEN_GOLDEN"):
+        golden.write_text(json.dumps(got, indent=2) + "\n")
+    assert got == json.loads(golden.read_text())
+
+
+def test_plans_are_plain_json():
+    got = plans(*example(netfabric_mode="l2pop"))
+    assert json.loads(json.dumps(got)) == got
+
+
+def test_plans_do_not_depend_on_inventory_order():
+    hosts, fabric = example(netfabric_mode="l2pop")
+    shuffled_hosts = dict(random.Random(7).sample(sorted(hosts.items()), len(hosts)))
+    for host in shuffled_hosts.values():
+        host["netfabric_ports"].reverse()
+    fabric["netfabric_tenants"].reverse()
+    assert plans(shuffled_hosts, fabric) == plans(*example(netfabric_mode="l2pop"))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_limit_independence(variant):
+    """hv2's plan from the inventory alone equals its plan in the whole-fabric run.
+
+    Under --limit hv2 the other hosts' inventory variables are still there but no facts are;
+    the planner never sees facts, so feeding it vars only must give the same answer.
+    """
+    hosts, fabric = example(**VARIANTS[variant])
+    whole = plans(hosts, fabric)
+    inventory_only = {name: {k: v for k, v in hv.items() if k.startswith("netfabric_")} for name, hv in hosts.items()}
+    inventory_only["hv1"]["ansible_facts"] = {"default_ipv4": {"address": "192.0.2.99"}}
+    alone = plan.host_plan(plan.build(inventory_only, fabric), "hv2")
+    assert alone == whole["hv2"]
+
+
+def test_learning_mode_has_no_l2pop_lines():
+    flows = plans(*example())["hv1"]["flows"]["br-tun"]
+    assert not [f for f in flows if f.startswith(("table=22", "table=20,priority=2", "table=1,priority=2"))]
+
+
+def test_system_host_gets_subinterfaces_and_empty_br_phy():
+    hv3 = plans(*example())["hv3"]
+    assert hv3["vlan_subinterfaces"] == [{"name": "eth0.100", "kind": "vlan", "link": "eth0", "vlan_id": 100, "state": "up"}]
+    assert hv3["ports"]["br-phy"] == []
+    assert hv3["underlay"] == {"address": "172.31.0.3", "prefix": 24, "uplink": "eth0", "bridge": None}
+    assert {b["datapath_type"] for b in hv3["bridges"]} == {"system"}
+    assert hv3["ovs_db"] == "unix:/run/openvswitch/db.sock"
+
+
+def test_netdev_host_puts_uplink_and_provider_vlans_on_br_phy():
+    hv1 = plans(*example())["hv1"]
+    assert [(p["name"], p.get("type"), p.get("tag")) for p in hv1["ports"]["br-phy"]] == [
+        ("uplink", None, None),
+        ("vlan100", "internal", 100),
+        ("vlan200", "internal", 200),
+    ]
+    assert hv1["vlan_subinterfaces"] == []
+    assert hv1["underlay"]["bridge"] == "br-phy"
+
+
+def test_every_port_is_owned():
+    for host_plan in plans(*example(netfabric_overlay="gre")).values():
+        for bridge, ports in host_plan["ports"].items():
+            for port in ports:
+                assert port["external_ids"]["netfabric_owner"] == "netfabric", (bridge, port)
+        for bridge in host_plan["bridges"]:
+            assert bridge["external_ids"] == {"netfabric_owner": "netfabric"}
+
+
+def test_vm_ports_carry_their_tenant_vlan():
+    for host_plan in plans(*example()).values():
+        vlan = {t["name"]: t["local_vlan"] for t in host_plan["tenants"]}
+        vms = [p for p in host_plan["ports"]["br-int"] if p["name"] != "patch-tun"]
+        assert len(vms) == 2
+        for vm in vms:
+            assert vm["tag"] == vlan[vm["external_ids"]["netfabric_tenant"]]
+        assert len(set(vlan.values())) == 2
+
+
+def test_tunnel_ports_use_flow_keys_and_local_ip():
+    hv2 = plans(*example())["hv2"]
+    tunnels = [p for p in hv2["ports"]["br-tun"] if p["name"] != "patch-int"]
+    assert [t["name"] for t in tunnels] == ["vxlan-ac1f0001", "vxlan-ac1f0003"]
+    assert tunnels[0]["options"] == {"remote_ip": "172.31.0.1", "local_ip": "172.31.0.2", "key": "flow"}
+    assert hv2["tunnels"][1] == {"name": "vxlan-ac1f0003", "peer": "hv3", "remote_ip": "172.31.0.3", "overlay": "vxlan"}
+
+
+def test_fabric_wide_settings_reach_the_plan():
+    hv1 = plans(*example(netfabric_flow_cookie="0x99", netfabric_state_dir="/var/lib/nf"))["hv1"]
+    assert hv1["flow_cookie"] == 0x99
+    assert hv1["state_dir"] == "/var/lib/nf"
+
+
+def test_tenant_on_one_host_only_gets_no_flood_line():
+    hosts, fabric = example()
+    fabric["netfabric_tenants"].append({"name": "green", "tunnel_id": 3000})
+    hosts["hv1"]["netfabric_ports"].append({"name": "tap-green-1", "tenant": "green"})
+    hv1 = plans(hosts, fabric)["hv1"]
+    green = next(t for t in hv1["tenants"] if t["name"] == "green")
+    assert green["peers"] == []
+    flows = hv1["flows"]["br-tun"]
+    assert f"table=3,priority=1,tun_id=0xbb8,actions=mod_vlan_vid:{green['local_vlan']},resubmit(,10)" in flows
+    assert not [f for f in flows if f.startswith(f"table=21,priority=1,dl_vlan={green['local_vlan']},")]
+
+
+def test_host_without_ports_has_bridges_but_no_tunnels():
+    hosts, fabric = example()
+    hosts["hv4"] = {"netfabric_underlay_ip": "172.31.0.4/24", "netfabric_uplink": "eth0"}
+    result = plans(hosts, fabric)
+    assert result["hv4"]["tunnels"] == [] and result["hv4"]["tenants"] == []
+    assert [b["name"] for b in result["hv4"]["bridges"]] == ["br-int", "br-tun", "br-phy"]
+    assert "hv4" not in {t["peer"] for t in result["hv1"]["tunnels"]}
