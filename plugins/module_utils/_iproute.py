@@ -354,7 +354,11 @@ def plan_link(want, have):
         raise PlanError(f"name: link {name!r} does not exist; give kind to create it")
     lines = []
     settings = []
-    if have is None or needs_recreate(want, have):
+    recreate = needs_recreate(want, have)
+    if recreate and have["kind"] not in KINDS:
+        raise PlanError(f"kind: {name!r} exists as a {have['kind'] or 'physical/unknown'} link, which this module "
+                        "never deletes; remove it first or omit kind to manage mtu, address, master and up/down only")
+    if have is None or recreate:
         if have is not None:
             lines.append(["link", "del", "dev", name])
         lines.append(add_line(want))

@@ -20,6 +20,9 @@ description:
     and a recreated veth gets a new peer. The recreated link goes back into its old O(master) and keeps its
     up/down state unless those options say otherwise; O(mtu) and O(address) come back as the kernel's
     defaults unless given.
+  - A link of a kind this module does not manage (a physical NIC, an OVS internal port, a tun device) is never
+    deleted to be recreated; the module fails instead. Without O(kind) such links can still get O(mtu),
+    O(address), O(master) and up/down.
   - O(mtu), O(address), O(master) and the up/down state are changed in place with C(ip link set).
   - Options that are omitted are left as they are on the host.
 version_added: 0.1.0
@@ -186,7 +189,7 @@ EXAMPLES = r"""
     ttl: 64
     state: up
 
-- name: Raise the MTU of an existing NIC (no kind: never created)
+- name: Raise the MTU of an existing NIC (without kind it is never created)
   netfabric.ovs.ip_link:
     name: eth1
     mtu: 9000

@@ -89,6 +89,7 @@ def playbook(work: Path) -> Run:
         ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
         ANSIBLE_REMOTE_TMP=str(work / "remote-tmp"),
         ANSIBLE_NOCOLOR="1",
+        ANSIBLE_PIPELINING="True",  # one python per task instead of several shell calls: forks are dear in UML
         ANSIBLE_RETRY_FILES_ENABLED="False",
     )
     argv = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(work / "inventory.yml"), str(PLAYBOOK)]

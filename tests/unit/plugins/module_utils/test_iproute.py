@@ -231,6 +231,14 @@ def test_plan_without_kind_never_creates():
         ipr.plan_link(want(name="eth9", mtu=9000), None)
 
 
+def test_links_of_foreign_kinds_are_never_recreated():
+    lo = normalised(HOST, "lo")
+    with pytest.raises(ipr.PlanError, match="kind: 'lo' exists as a physical/unknown link, which this module never deletes"):
+        ipr.plan_link(want(name="lo", kind="bridge"), lo)
+    assert ipr.plan_link(want(name="lo", mtu=1500), lo) == [["link", "set", "dev", "lo", "mtu", "1500"]]
+    assert ipr.plan_link(want(name="lo", state="absent"), lo) == [["link", "del", "dev", "lo"]]
+
+
 def normalised(source, name):
     return ipr.normalise_link(source[name])
 

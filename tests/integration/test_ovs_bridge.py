@@ -1,0 +1,82 @@
+"""ovs_bridge against a real ovsdb-server/ovs-vswitchd: check mode, apply, idempotence, change, delete."""
+
+import json
+
+from conftest import run_module
+
+BRIDGE = {"name": "br-tun", "datapath_type": "netdev", "fail_mode": "secure", "protocols": ["OpenFlow10", "OpenFlow14"]}
+
+
+def bridge_row(hv, name):
+    out = hv.vsctl("--format=json", "--data=json", "--columns=name,datapath_type,fail_mode,protocols,external_ids,other_config", "list", "Bridge")
+    table = json.loads(out)
+    rows = [dict(zip(table["headings"], row)) for row in table["data"]]
+    return next((row for row in rows if row["name"] == name), None)
+
+
+def test_check_apply_idempotent_change_delete(hv):
+    checked = run_module(hv, "ovs_bridge", BRIDGE, check=True, diff=True)
+    assert checked["changed"] and checked["diff"]["before"] is None
+    assert bridge_row(hv, "br-tun") is None, "check mode must not create the bridge"
+
+    created = run_module(hv, "ovs_bridge", BRIDGE, diff=True)
+    assert created["changed"]
+    row = bridge_row(hv, "br-tun")
+    assert row["datapath_type"] == "netdev" and row["fail_mode"] == "secure"
+    assert row["protocols"] == ["set", ["OpenFlow10", "OpenFlow14"]]
+    assert ["netfabric_owner", "netfabric"] in row["external_ids"][1]
+    assert created["diff"]["after"]["fail_mode"] == "secure"
+
+    again = run_module(hv, "ovs_bridge", BRIDGE)
+    assert again["changed"] is False and again["commands"] == []
+    again_checked = run_module(hv, "ovs_bridge", BRIDGE, check=True)
+    assert again_checked["changed"] is False
+
+    changed = run_module(hv, "ovs_bridge", dict(BRIDGE, fail_mode="standalone", other_config={"hwaddr": "02:00:00:00:00:01"}))
+    assert changed["changed"]
+    assert changed["before"]["fail_mode"] == "secure" and changed["after"]["fail_mode"] == "standalone"
+    row = bridge_row(hv, "br-tun")
+    assert row["fail_mode"] == "standalone"
+    assert row["other_config"] == ["map", [["hwaddr", "02:00:00:00:00:01"]]]
+    assert len(changed["commands"]) == 1, "one transaction"
+
+    removed_key = run_module(hv, "ovs_bridge", dict(BRIDGE, other_config={"hwaddr": None}))
+    assert removed_key["changed"] and bridge_row(hv, "br-tun")["other_config"] == ["map", []]
+
+    hv.vsctl("add-port", "br-tun", "p1", "--", "set", "Interface", "p1", "type=internal")
+    deleted = run_module(hv, "ovs_bridge", {"name": "br-tun", "state": "absent"}, diff=True)
+    assert deleted["changed"] and deleted["diff"]["before"]["ports"] == ["p1"] and deleted["diff"]["after"] is None
+    assert bridge_row(hv, "br-tun") is None
+    assert run_module(hv, "ovs_bridge", {"name": "br-tun", "state": "absent"})["changed"] is False
+
+
+def test_fake_bridge(hv):
+    run_module(hv, "ovs_bridge", {"name": "br-phy", "datapath_type": "netdev"})
+    fake = {"name": "br-v100", "parent": "br-phy", "vlan": 100}
+    assert run_module(hv, "ovs_bridge", fake)["changed"]
+    assert hv.vsctl("br-to-vlan", "br-v100").strip() == "100"
+    assert hv.vsctl("br-to-parent", "br-v100").strip() == "br-phy"
+    assert run_module(hv, "ovs_bridge", fake)["changed"] is False
+    assert run_module(hv, "ovs_bridge", dict(fake, vlan=200))["changed"]
+    assert hv.vsctl("br-to-vlan", "br-v100").strip() == "200"
+
+
+def test_bad_input_changes_nothing(hv):
+    before = hv.vsctl("show")
+    for args, field in [
+        ({"name": "br/bad"}, "name"),
+        ({"name": "a-name-longer-than-15"}, "name"),
+        ({"name": "br0", "protocols": ["OpenFlow99"]}, "protocols"),
+        ({"name": "br0", "parent": "br-phy", "vlan": 5000}, "vlan"),
+        ({"name": "br0", "fail_mode": "open"}, "fail_mode"),
+    ]:
+        result = run_module(hv, "ovs_bridge", args)
+        assert result.get("failed"), args
+        assert field in result["msg"], result["msg"]
+    assert hv.vsctl("show") == before
+
+
+def test_dead_ovsdb_fails_fast_with_a_clear_error(hv):
+    result = run_module(hv, "ovs_bridge", {"name": "br0", "db": "unix:/nonexistent/db.sock", "timeout": 2})
+    assert result.get("failed")
+    assert "ovs-vsctl" in result["msg"] and result["rc"] != 0 and result["cmd"][1] == "--db=unix:/nonexistent/db.sock"

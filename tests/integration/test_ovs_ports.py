@@ -1,0 +1,158 @@
+"""ovs_port / ovs_ports against real Open vSwitch: tunnels, patches, VLANs, bonds, QoS, moves and purge."""
+
+import json
+
+import pytest
+from conftest import run_module
+
+
+@pytest.fixture
+def bridges(hv):
+    hv.vsctl("add-br", "br-int", "--", "set", "Bridge", "br-int", "datapath_type=netdev",
+             "--", "add-br", "br-tun", "--", "set", "Bridge", "br-tun", "datapath_type=netdev")
+    return hv
+
+
+def interface(hv, name):
+    out = hv.vsctl("--format=json", "--data=json", "--columns=name,type,options,ofport,error,mtu_request,ingress_policing_rate", "list", "Interface", name)
+    table = json.loads(out)
+    return dict(zip(table["headings"], table["data"][0]))
+
+
+def port(hv, name):
+    out = hv.vsctl("--format=json", "--data=json", "--columns=name,tag,trunks,vlan_mode,external_ids,bond_mode,lacp", "list", "Port", name)
+    table = json.loads(out)
+    return dict(zip(table["headings"], table["data"][0]))
+
+
+def tunnels(count, first=2):
+    return [{"name": f"vxlan-ac1f00{i:02x}", "type": "vxlan", "options": {"remote_ip": f"172.31.0.{i}", "local_ip": "172.31.0.1", "key": "flow"}}
+            for i in range(first, first + count)]
+
+
+def test_aggregate_tunnels_apply_once_and_prune(bridges):
+    hv = bridges
+    wanted = {"bridge": "br-tun", "owner": "vxlan", "purge": True, "ports": tunnels(50)}
+    checked = run_module(hv, "ovs_ports", wanted, check=True)
+    assert checked["changed"] and len(checked["commands"]) == 1
+    assert hv.vsctl("list-ports", "br-tun").split() == [], "check mode must not add ports"
+
+    applied = run_module(hv, "ovs_ports", wanted, diff=True)
+    assert applied["changed"] and len(applied["commands"]) == 1, "fifty tunnels, one transaction"
+    assert len(hv.vsctl("list-ports", "br-tun").split()) == 50
+    iface = interface(hv, "vxlan-ac1f0002")
+    assert iface["type"] == "vxlan" and iface["ofport"] > 0 and iface["error"] == ["set", []]
+    assert dict(iface["options"][1]) == {"remote_ip": "172.31.0.2", "local_ip": "172.31.0.1", "key": "flow"}
+
+    again = run_module(hv, "ovs_ports", wanted)
+    assert again["changed"] is False and again["commands"] == []
+
+    # A foreign port and a port of another owner survive the purge; a departed peer's tunnel goes.
+    hv.vsctl("add-port", "br-tun", "foreign", "--", "set", "Interface", "foreign", "type=internal")
+    run_module(hv, "ovs_ports", {"bridge": "br-tun", "owner": "gre", "ports": [
+        {"name": "gre-ac1f0002", "type": "gre", "options": {"remote_ip": "172.31.0.2", "key": "flow"}}]})
+    pruned = run_module(hv, "ovs_ports", dict(wanted, ports=tunnels(49)), diff=True)
+    assert pruned["changed"] and list(pruned["diff"]["before"]) == ["vxlan-ac1f0033"] and pruned["diff"]["after"] == {}
+    remaining = hv.vsctl("list-ports", "br-tun").split()
+    assert "vxlan-ac1f0033" not in remaining and "foreign" in remaining and "gre-ac1f0002" in remaining
+    assert len(remaining) == 51
+
+
+def test_port_change_move_and_delete(bridges):
+    hv = bridges
+    access = {"bridge": "br-int", "name": "vm1", "type": "internal", "tag": 101, "mtu_request": 1400}
+    assert run_module(hv, "ovs_port", access)["changed"]
+    assert port(hv, "vm1")["tag"] == 101 and interface(hv, "vm1")["mtu_request"] == 1400
+    assert run_module(hv, "ovs_port", access)["changed"] is False
+
+    retagged = run_module(hv, "ovs_port", dict(access, tag=102), diff=True)
+    assert retagged["diff"]["before"]["vm1"]["tag"] == 101 and retagged["diff"]["after"]["vm1"]["tag"] == 102
+    assert port(hv, "vm1")["tag"] == 102
+
+    trunk = {"bridge": "br-int", "name": "vm1", "type": "internal", "vlan_mode": "trunk", "trunks": [100, 200]}
+    run_module(hv, "ovs_port", trunk)
+    row = port(hv, "vm1")
+    assert row["vlan_mode"] == "trunk" and row["trunks"] == ["set", [100, 200]]
+    assert run_module(hv, "ovs_port", trunk)["changed"] is False
+
+    moved = run_module(hv, "ovs_port", dict(trunk, bridge="br-tun"))
+    assert moved["changed"] and len(moved["commands"]) == 1
+    assert "vm1" in hv.vsctl("list-ports", "br-tun").split()
+    assert "vm1" not in hv.vsctl("list-ports", "br-int").split()
+    assert hv.vsctl("--columns=name", "find", "Port", "name=vm1").count("vm1") == 1, "moved, not duplicated"
+
+    assert run_module(hv, "ovs_port", {"bridge": "br-tun", "name": "vm1", "state": "absent"})["changed"]
+    assert "vm1" not in hv.vsctl("list-ports", "br-tun").split()
+    assert run_module(hv, "ovs_port", {"bridge": "br-tun", "name": "vm1", "state": "absent"})["changed"] is False
+
+
+def test_patch_pair(bridges):
+    hv = bridges
+    run_module(hv, "ovs_port", {"bridge": "br-int", "name": "patch-tun", "type": "patch", "options": {"peer": "patch-int"}})
+    run_module(hv, "ovs_port", {"bridge": "br-tun", "name": "patch-int", "type": "patch", "options": {"peer": "patch-tun"}})
+    for name in ("patch-tun", "patch-int"):
+        iface = interface(hv, name)
+        assert iface["type"] == "patch" and iface["ofport"] > 0
+
+
+def test_bond_with_lacp(bridges):
+    hv = bridges
+    for name in ("e1", "e2", "e3"):
+        hv.exec("ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p")
+    bond = {"bridge": "br-int", "name": "bond0", "interfaces": ["e1", "e2"], "bond_mode": "balance-tcp", "lacp": "active"}
+    assert run_module(hv, "ovs_port", bond)["changed"]
+    row = port(hv, "bond0")
+    assert row["bond_mode"] == "balance-tcp" and row["lacp"] == "active"
+    assert run_module(hv, "ovs_port", bond)["changed"] is False
+    regrown = run_module(hv, "ovs_port", dict(bond, interfaces=["e1", "e2", "e3"]))
+    assert regrown["changed"]
+    assert "bond0" in hv.vsctl("list-ports", "br-int").split()
+    members = hv.vsctl("--columns=interfaces", "list", "Port", "bond0")
+    assert members.count("-") >= 12, "three interface uuids"
+    assert hv.vsctl("iface-to-br", "e3").strip() == "br-int"
+
+
+def test_ingress_policing_and_htb_queues(bridges):
+    hv = bridges
+    hv.exec("ip", "link", "add", "q1", "type", "veth", "peer", "name", "q1p")
+    hv.exec("ip", "link", "set", "q1", "up")
+    spec = {"bridge": "br-int", "name": "q1", "ingress_policing_rate": 10000, "ingress_policing_burst": 1000,
+            "qos": {"type": "linux-htb", "other_config": {"max-rate": 100000000},
+                    "queues": {0: {"min-rate": 10000000}, 1: {"max-rate": 50000000}}}}
+    assert run_module(hv, "ovs_port", spec)["changed"]
+    assert interface(hv, "q1")["ingress_policing_rate"] == 10000
+    qos = json.loads(hv.vsctl("--format=json", "--data=json", "--columns=type,other_config,queues", "list", "QoS"))
+    assert len(qos["data"]) == 1 and qos["data"][0][0] == "linux-htb"
+    assert len(qos["data"][0][2][1]) == 2, "two queues"
+    assert run_module(hv, "ovs_port", spec)["changed"] is False
+
+    changed = dict(spec, qos=dict(spec["qos"], queues={0: {"min-rate": 20000000}}))
+    assert run_module(hv, "ovs_port", changed)["changed"]
+    assert len(json.loads(hv.vsctl("--format=json", "list", "QoS"))["data"]) == 1, "old QoS row destroyed"
+    assert len(json.loads(hv.vsctl("--format=json", "list", "Queue"))["data"]) == 1, "old queues destroyed"
+    # The kernel shows what OVS configured: an htb qdisc on the device and an ingress policer.
+    tc = hv.exec("tc", "qdisc", "show", "dev", "q1")
+    assert "htb" in tc and "ingress" in tc
+
+
+def test_bad_input_changes_nothing(bridges):
+    hv = bridges
+    before = hv.vsctl("show")
+    cases = [
+        ({"bridge": "br-int", "name": "p1", "tag": 4096}, "tag"),
+        ({"bridge": "br-int", "name": "p1", "trunks": [1, 5000]}, "trunks[1]"),
+        ({"bridge": "br-int", "name": "p1", "type": "vxlan", "options": {"remote_ip": "300.1.1.1"}}, "remote_ip"),
+        ({"bridge": "br-int", "name": "p1", "type": "vxlan", "options": {"remote_ip": "10.0.0.1", "key": "16777216"}}, "key"),
+        ({"bridge": "br-int", "name": "p1", "type": "gre", "options": {"remote_ip": "10.0.0.1", "key": "4294967296"}}, "key"),
+        ({"bridge": "br-int", "name": "p1", "type": "vxlan"}, "remote_ip"),
+        ({"bridge": "br-int", "name": "p1", "type": "patch"}, "peer"),
+        ({"bridge": "br-int", "name": "bad name"}, "name"),
+        ({"bridge": "no-such-br", "name": "p1"}, "bridge"),
+    ]
+    for args, field in cases:
+        result = run_module(hv, "ovs_port", args)
+        assert result.get("failed"), args
+        assert field in result["msg"], result["msg"]
+    aggregate = run_module(hv, "ovs_ports", {"bridge": "br-int", "ports": [{"name": "ok1"}, {"name": "ok2", "tag": -1}]})
+    assert aggregate.get("failed") and "ports[1].tag" in aggregate["msg"]
+    assert hv.vsctl("show") == before, "a bad list changes nothing, not even its good entries"
