@@ -4,7 +4,7 @@
 """The per-host plan: plain JSON-able data, shaped so roles pass its slices straight to modules.
 
 bridges             ovs_bridge arguments, one per bridge
-ports               bridge -> the `ports` list of ovs_ports (every port marked netfabric_owner)
+ports               role -> ovs_ports arguments {bridge, owner, ports}; each role prunes only its owner
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
 underlay            where the tunnel endpoint address goes
 flows               bridge -> ovs_flows `flows`; flow_cookie is its `cookie`
@@ -27,6 +27,7 @@ from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology imp
 
 BR_INT, BR_TUN, BR_PHY = "br-int", "br-tun", "br-phy"
 PATCH_TUN = "patch-tun"
+OPENFLOW = ["OpenFlow10", "OpenFlow13", "OpenFlow14"]  # bundles need 1.4
 
 
 def build(hosts: dict[str, dict], fabric_vars: dict) -> Topology:
@@ -84,27 +85,33 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         )
 
     bridges = [
-        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "standalone", "external_ids": _owned()},
-        {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "external_ids": _owned()},
-        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "external_ids": _owned()},
+        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "standalone"},
+        {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW},
+        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone"},
     ]
-    br_int = [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "external_ids": _owned()}]
-    br_int += [{"name": port.name, "tag": vlans[port.tenant], "external_ids": _owned(netfabric_tenant=port.tenant)} for port in host.ports]
-    br_tun = [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}, "external_ids": _owned()}]
-    br_tun += [
-        {
-            "name": t["name"],
-            "type": t["overlay"],
-            "options": {"remote_ip": t["remote_ip"], "local_ip": host.address, "key": "flow"},
-            "external_ids": _owned(netfabric_peer=t["peer"]),
-        }
-        for t in tunnels
+    fabric_ports = [
+        {"bridge": BR_INT, "owner": OWNER, "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}}]},
+        {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
+        {"bridge": BR_PHY, "owner": OWNER, "ports": [{"name": host.uplink}] if netdev else []},
     ]
-    br_phy = []
+    tenant_ports = [{"name": port.name, "tag": vlans[port.tenant], "external_ids": {"netfabric_tenant": port.tenant}} for port in host.ports]
+    tunnel_ports = {
+        overlay: [
+            {
+                "name": t["name"],
+                "type": overlay,
+                "options": {"remote_ip": t["remote_ip"], "local_ip": host.address, "key": "flow"},
+                "external_ids": {"netfabric_peer": t["peer"]},
+            }
+            for t in tunnels
+            if t["overlay"] == overlay
+        ]
+        for overlay in ("vxlan", "gre")
+    }
+    provider_ports = []
     subinterfaces = []
     if netdev:
-        br_phy.append({"name": host.uplink, "external_ids": _owned()})
-        br_phy += [{"name": f"vlan{vlan}", "type": "internal", "tag": vlan, "external_ids": _owned()} for vlan in host.provider_vlans]
+        provider_ports = [{"name": f"vlan{vlan}", "type": "internal", "tag": vlan} for vlan in host.provider_vlans]
     else:
         subinterfaces = [
             {"name": subinterface_name(host.uplink, vlan), "kind": "vlan", "link": host.uplink, "vlan_id": vlan, "state": "up"} for vlan in host.provider_vlans
@@ -115,7 +122,13 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "mode": fabric.mode,
         "datapath_type": host.datapath_type,
         "bridges": bridges,
-        "ports": {BR_INT: br_int, BR_TUN: br_tun, BR_PHY: br_phy},
+        "ports": {
+            "fabric": fabric_ports,
+            "tenants": {"bridge": BR_INT, "owner": f"{OWNER}-tenants", "ports": tenant_ports},
+            "vxlan": {"bridge": BR_TUN, "owner": f"{OWNER}-vxlan", "ports": tunnel_ports["vxlan"]},
+            "gre": {"bridge": BR_TUN, "owner": f"{OWNER}-gre", "ports": tunnel_ports["gre"]},
+            "provider_vlans": {"bridge": BR_PHY, "owner": f"{OWNER}-vlans", "ports": provider_ports},
+        },
         "vlan_subinterfaces": subinterfaces,
         "underlay": {
             "address": host.address,
@@ -130,11 +143,6 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "ovs_db": host.ovs_db,
         "state_dir": fabric.state_dir,
     }
-
-
-def _owned(**extra: str) -> dict[str, str]:
-    """external_ids marking what netfabric owns (ovs_ports purges only these)."""
-    return {"netfabric_owner": OWNER, **extra}
 
 
 def _ipv4(ip: str | None) -> str | None:

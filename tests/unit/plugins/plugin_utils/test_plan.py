@@ -80,7 +80,8 @@ def test_learning_mode_has_no_l2pop_lines():
 def test_system_host_gets_subinterfaces_and_empty_br_phy():
     hv3 = plans(*example())["hv3"]
     assert hv3["vlan_subinterfaces"] == [{"name": "eth0.100", "kind": "vlan", "link": "eth0", "vlan_id": 100, "state": "up"}]
-    assert hv3["ports"]["br-phy"] == []
+    assert hv3["ports"]["fabric"][2] == {"bridge": "br-phy", "owner": "netfabric", "ports": []}
+    assert hv3["ports"]["provider_vlans"]["ports"] == []
     assert hv3["underlay"] == {"address": "172.31.0.3", "prefix": 24, "uplink": "eth0", "bridge": None}
     assert {b["datapath_type"] for b in hv3["bridges"]} == {"system"}
     assert hv3["ovs_db"] == "unix:/run/openvswitch/db.sock"
@@ -88,8 +89,9 @@ def test_system_host_gets_subinterfaces_and_empty_br_phy():
 
 def test_netdev_host_puts_uplink_and_provider_vlans_on_br_phy():
     hv1 = plans(*example())["hv1"]
-    assert [(p["name"], p.get("type"), p.get("tag")) for p in hv1["ports"]["br-phy"]] == [
-        ("uplink", None, None),
+    assert hv1["ports"]["fabric"][2] == {"bridge": "br-phy", "owner": "netfabric", "ports": [{"name": "uplink"}]}
+    assert hv1["ports"]["provider_vlans"]["bridge"] == "br-phy"
+    assert [(p["name"], p.get("type"), p.get("tag")) for p in hv1["ports"]["provider_vlans"]["ports"]] == [
         ("vlan100", "internal", 100),
         ("vlan200", "internal", 200),
     ]
@@ -97,19 +99,19 @@ def test_netdev_host_puts_uplink_and_provider_vlans_on_br_phy():
     assert hv1["underlay"]["bridge"] == "br-phy"
 
 
-def test_every_port_is_owned():
+def test_each_role_prunes_only_its_own_ports():
+    """Every port set has its own owner, so one role's purge never removes another role's ports."""
     for host_plan in plans(*example(netfabric_overlay="gre")).values():
-        for bridge, ports in host_plan["ports"].items():
-            for port in ports:
-                assert port["external_ids"]["netfabric_owner"] == "netfabric", (bridge, port)
-        for bridge in host_plan["bridges"]:
-            assert bridge["external_ids"] == {"netfabric_owner": "netfabric"}
+        sets = host_plan["ports"]["fabric"] + [host_plan["ports"][k] for k in ("tenants", "vxlan", "gre", "provider_vlans")]
+        owners = {(s["bridge"], s["owner"]) for s in sets}
+        assert len(owners) == len(sets)
+        assert host_plan["ports"]["gre"]["owner"] != host_plan["ports"]["vxlan"]["owner"]
 
 
 def test_vm_ports_carry_their_tenant_vlan():
     for host_plan in plans(*example()).values():
         vlan = {t["name"]: t["local_vlan"] for t in host_plan["tenants"]}
-        vms = [p for p in host_plan["ports"]["br-int"] if p["name"] != "patch-tun"]
+        vms = host_plan["ports"]["tenants"]["ports"]
         assert len(vms) == 2
         for vm in vms:
             assert vm["tag"] == vlan[vm["external_ids"]["netfabric_tenant"]]
@@ -118,7 +120,7 @@ def test_vm_ports_carry_their_tenant_vlan():
 
 def test_tunnel_ports_use_flow_keys_and_local_ip():
     hv2 = plans(*example())["hv2"]
-    tunnels = [p for p in hv2["ports"]["br-tun"] if p["name"] != "patch-int"]
+    tunnels = hv2["ports"]["vxlan"]["ports"]
     assert [t["name"] for t in tunnels] == ["vxlan-ac1f0001", "vxlan-ac1f0003"]
     assert tunnels[0]["options"] == {"remote_ip": "172.31.0.1", "local_ip": "172.31.0.2", "key": "flow"}
     assert hv2["tunnels"][1] == {"name": "vxlan-ac1f0003", "peer": "hv3", "remote_ip": "172.31.0.3", "overlay": "vxlan"}

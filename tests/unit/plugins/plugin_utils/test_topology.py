@@ -182,6 +182,6 @@ def test_thousand_hosts_and_four_thousand_tenants_complete():
     topo = plan.build(hosts, fabric)
     plans = plan.fabric_plan(topo)
     assert len(plans) == 1000
-    ports = sum(len(p["ports"]["br-int"]) - 1 for p in plans.values())
+    ports = sum(len(p["ports"]["tenants"]["ports"]) for p in plans.values())
     assert ports == 12000
     assert sum(len(p["tenants"]) for p in plans.values()) == 12000
