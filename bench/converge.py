@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -30,7 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lab"))
-import netns  # the shared lab, not an installed package
+import netns  # noqa: E402  (the shared lab, not an installed package)
 
 PREFIX = "nfbench"
 BRIDGE = "br-bench"
@@ -160,6 +161,21 @@ def ansible_env(shim: Path, with_collection: bool) -> dict:
     return env
 
 
+def controllers(opts, ways: set[str]) -> dict:
+    """ansible-core (and openvswitch.openvswitch) versions each way ran with."""
+    result = {}
+    for way, venv in (("netfabric", opts.venv), ("openvswitch", OVS_VENV)):
+        if way not in ways:
+            continue
+        proc = subprocess.run([str(venv / "bin" / "python"), "-c", "import ansible.release as r; print(r.__version__)"],
+                              capture_output=True, text=True, check=False)
+        result[way] = f"ansible-core {proc.stdout.strip() or 'unknown'}"
+        for manifest in venv.glob("lib/python3*/site-packages/ansible_collections/openvswitch/openvswitch/MANIFEST.json"):
+            if way == "openvswitch":
+                result[way] += f", openvswitch.openvswitch {json.loads(manifest.read_text())['collection_info']['version']}"
+    return result
+
+
 # ---------------------------------------------------------------- one run
 
 def recap_changed(output: str) -> int | None:
@@ -212,7 +228,7 @@ def verify(hv: netns.Hypervisor, spec: dict) -> str | None:
     """None when the bridge holds exactly the wanted ports, tags, types and options; else what differs."""
     def table(name, columns):
         data = json.loads(hv.vsctl("--format=json", f"--columns={columns}", "list", name))
-        return [dict(zip(data["headings"], row)) for row in data["data"]]
+        return [dict(zip(data["headings"], row, strict=True)) for row in data["data"]]
 
     bridge = [b for b in table("Bridge", "name,datapath_type") if b["name"] == BRIDGE]
     if not bridge or bridge[0]["datapath_type"] != "netdev":
@@ -233,14 +249,11 @@ def verify(hv: netns.Hypervisor, spec: dict) -> str | None:
     return None
 
 
-def converge(way: str, size: int, opts, shim: Path, calls: Path) -> dict:
-    """Both runs of one way on a fresh hypervisor."""
-    spec = wanted(size, opts.tunnels)
-    row = {"way": way, "access_ports": size, "tunnel_ports": opts.tunnels}
+def converge_once(way: str, size: int, spec: dict, opts, shim: Path, calls: Path, case: Path) -> dict:
+    """Both runs of one way on a fresh hypervisor; stops after a run that failed."""
+    runs = {}
     hv = netns.Hypervisor(PREFIX, f"{way[:5]}{size}").start()
     try:
-        case = WORK / f"{way}-{size}"
-        case.mkdir(parents=True, exist_ok=True)
         variables = case / "vars.json"
         variables.write_text(json.dumps(playbook_vars(spec, opts.module_timeout)))
         for run in ("first", "second"):
@@ -256,12 +269,42 @@ def converge(way: str, size: int, opts, shim: Path, calls: Path) -> dict:
                 result["converged"] = problem is None
                 if problem:
                     result["error"] = f"not converged: {problem}"
-            row[run] = result
+            runs[run] = result
             log(f"  {way:<11} N={size:<4} {run:<6} {describe(result)}")
             if "error" in result:
                 break
     finally:
         hv.stop()
+    return runs
+
+
+def converge(way: str, size: int, opts, shim: Path, calls: Path) -> dict:
+    """`--repeat` rounds of converge_once; times are the median of the rounds, every sample kept."""
+    spec = wanted(size, opts.tunnels)
+    row = {"way": way, "access_ports": size, "tunnel_ports": opts.tunnels}
+    case = WORK / f"{way}-{size}"
+    case.mkdir(parents=True, exist_ok=True)
+    rounds = []
+    for _ in range(opts.repeat):
+        rounds.append(converge_once(way, size, spec, opts, shim, calls, case))
+        if any("error" in result for result in rounds[-1].values()):
+            break
+    for run in ("first", "second"):
+        results = [r[run] for r in rounds if run in r]
+        if not results:
+            continue
+        merged = dict(results[-1])
+        failed = [r for r in results if "error" in r]
+        if failed:
+            merged = dict(failed[0])
+        elif len(results) > 1:
+            merged["seconds"] = round(statistics.median(r["seconds"] for r in results), 3)
+            merged["samples"] = [r["seconds"] for r in results]
+            for key in (*TOOLS, "changed"):
+                if len({r[key] for r in results}) > 1:
+                    merged[key] = max(r[key] for r in results)
+                    merged["error"] = f"{key} differs between rounds: {[r[key] for r in results]}"
+        row[run] = merged
     return row
 
 
@@ -307,7 +350,7 @@ def table(rows: list[dict]) -> str:
     out = []
     for line in lines:
         out.append("  ".join(cell.rjust(w) if i not in (2,) else cell.ljust(w)
-                             for i, (cell, w) in enumerate(zip(line, widths))) + "  " + line[-1])
+                             for i, (cell, w) in enumerate(zip(line[:-1], widths, strict=True))) + "  " + line[-1])
     return "\n".join(out)
 
 
@@ -328,9 +371,13 @@ def parse_args(argv=None):
                         help="seconds one ansible-playbook run may take before it is stopped (default 900)")
     parser.add_argument("--module-timeout", type=int, default=None,
                         help="pass `timeout:` to the OVS modules (default: the modules' own default)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds per way and size, each on a fresh hypervisor; times are medians (default 1)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     opts = parser.parse_args(argv)
     opts.sizes = [int(size) for size in opts.sizes.split(",") if size]
+    if opts.repeat < 1:
+        parser.error("--repeat must be at least 1")
     opts.skip = {way for way in opts.skip.split(",") if way}
     unknown = opts.skip - set(WAYS)
     if unknown:
@@ -351,6 +398,7 @@ def main(argv=None) -> int:
     calls = make_shim(shim_dir)
     ours_ready = (REPO / "plugins" / "modules" / "ovs_ports.py").exists()
     rows = []
+    load_start = os.getloadavg()[0]
     netns.down(PREFIX)
     try:
         for size in opts.sizes:
@@ -364,12 +412,22 @@ def main(argv=None) -> int:
                 rows.append(converge(way, size, opts, shim_dir, calls))
     finally:
         netns.down(PREFIX)
+    context = {
+        "controllers": controllers(opts, {row["way"] for row in rows if "skipped" not in row}),
+        "load_average_1min": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
+        "cpus": os.cpu_count(),
+        "repeat": opts.repeat,
+    }
     if opts.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"context": context, "results": rows}, indent=2))
     else:
         print(table(rows))
         print()
         print(NOTES)
+        print(f"Controllers: {'; '.join(f'{way}: {text}' for way, text in context['controllers'].items())}.")
+        print(f"Load average (1 min) at start {context['load_average_1min']['start']}, at end "
+              f"{context['load_average_1min']['end']}, on {context['cpus']} CPUs: other work on the machine "
+              f"slows every way; use --repeat for medians.")
     return 1 if any("error" in row.get(run, {}) for row in rows for run in ("first", "second")) else 0
 
 

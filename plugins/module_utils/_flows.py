@@ -608,6 +608,34 @@ def bundle_lines(plan: Plan, cookie: int) -> list[str]:
     return lines
 
 
+def restore_lines(want: list[Flow], cookie: int) -> list[str]:
+    """A bundle that rebuilds the owned flows from nothing (or from a stale set) in one atomic step."""
+    return [f"flow delete cookie={cookie:#x}/-1"] + [f"flow add cookie={cookie:#x},{f.raw}" for f in want]
+
+
+def write_restore_file(module, path: str, lines: list[str]) -> bool:
+    """Write the restore bundle if it differs; True when it changed (not written in check mode)."""
+    import os
+    import tempfile
+
+    content = "\n".join(lines) + "\n"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == content:
+                return False
+    except FileNotFoundError:
+        pass
+    if not module.check_mode:
+        directory = os.path.dirname(path) or "."
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".flows-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return True
+
+
 def explain_error(stderr: str, lines: list[str]) -> str:
     """Name the bundle line that failed, from ovs-ofctl's `FILE:LINE:` or the switch's `table:T priority=P`."""
     m = re.search(r"^ovs-ofctl: [^:\n]*:(\d+): (.*)$", stderr, re.M)
@@ -665,9 +693,14 @@ def run(module) -> dict:
     lines = bundle_lines(plan, cookie)
     result = {"changed": plan.changed, "commands": [], "bundle": lines,
               "flows": sorted(f.text for f in want)}
+    if p.get("restore_file") and p["state"] == "present":
+        result["changed"] |= write_restore_file(module, p["restore_file"], restore_lines(want, cookie))
+        plan_changed = plan.changed
+    else:
+        plan_changed = plan.changed
     if module._diff:
         result["diff"] = {"before": sorted(f.text for f in have), "after": result["flows"]}
-    if not plan.changed:
+    if not plan_changed:
         return result
     argv = ["bundle", where, "-"]
     result["commands"] = [ofctl.argv(argv)]

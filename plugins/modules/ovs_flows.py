@@ -50,6 +50,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  restore_file:
+    description:
+      - Also keep the declared flows in this file, as an C(ovs-ofctl bundle) file that first deletes the
+        flows of O(cookie) and then adds the declared ones. OpenFlow flows do not survive an ovs-vswitchd
+        restart; a boot or restart hook runs C(ovs-ofctl -O OpenFlow14 bundle BRIDGE FILE) to bring them back
+        without Ansible (the M(netfabric.ovs.tenants) role installs such a hook).
+      - The file counts as a change when its content differs; check mode does not write it.
+    type: path
   rundir:
     description:
       - An Open vSwitch run directory; the bridge is then reached at C(unix:RUNDIR/BRIDGE.mgmt).
@@ -146,6 +154,7 @@ def main():
             flows=dict(type="list", elements="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             rundir=dict(type="path"),
+            restore_file=dict(type="path"),
             timeout=dict(type="int", default=5),
         ),
         required_if=[("state", "present", ["flows"])],

@@ -107,11 +107,14 @@ def module_docs(path: Path) -> dict[str, str]:
 def test_module_documentation_is_yaml(path):
     docs = module_docs(path)
     assert set(docs) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}, f"{rel(path)} lacks {sorted({'DOCUMENTATION', 'EXAMPLES', 'RETURN'} - set(docs))}"
+    errors = []
     for name, text in docs.items():
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as error:
-            pytest.fail(f"{rel(path)} {name} is not valid YAML: {error}", pytrace=False)
+            errors.append(f"{rel(path)} {name} is not valid YAML: {error}")
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
     assert yaml.safe_load(docs["DOCUMENTATION"])["module"] == path.stem
 
 

@@ -59,6 +59,7 @@ HOST_VARS = (
     "netfabric_provider_vlans",
     "netfabric_ports",
     "netfabric_ovs_db",
+    "netfabric_state_dir",  # per host too: hosts that share a filesystem (the namespace lab) need their own
 )
 TENANT_KEYS = ("name", "tunnel_id", "overlay", "subnets", "provider_vlan", "mtu")
 PORT_KEYS = ("name", "tenant", "mac", "ip")
@@ -102,6 +103,7 @@ class Host:
     provider_vlans: tuple[int, ...]
     ports: tuple[Port, ...]
     ovs_db: str | None
+    state_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,10 +318,14 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     if ovs_db is not None and not isinstance(ovs_db, str):
         problems.append(f"{where}: netfabric_ovs_db {ovs_db!r} must be a string like unix:/run/openvswitch/db.sock")
 
+    state_dir = raw.get("netfabric_state_dir")
+    if state_dir is not None and (not isinstance(state_dir, str) or not state_dir.startswith("/")):
+        problems.append(f"{where}: netfabric_state_dir {state_dir!r} is not an absolute path")
+
     ports = _ports(where, raw.get("netfabric_ports") or [], uplink, datapath, vlans, problems)
     if not ok:
         return None
-    return Host(name, address, prefix, version, uplink, datapath, tuple(sorted(vlans)), ports, ovs_db or None)
+    return Host(name, address, prefix, version, uplink, datapath, tuple(sorted(vlans)), ports, ovs_db or None, state_dir)
 
 
 def _ports(where: str, raw_list: Any, uplink: Any, datapath: str, vlans: list[int], problems: list[str]) -> tuple[Port, ...]:

@@ -140,8 +140,13 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "flow_cookie": fabric.flow_cookie,
         "tenants": tenants,
         "tunnels": tunnels,
+        "verify_ports": sorted(
+            port["name"]
+            for group in [*fabric_ports, {"ports": tenant_ports}, {"ports": provider_ports}, *({"ports": p} for p in tunnel_ports.values())]
+            for port in group["ports"]
+        ),
         "ovs_db": host.ovs_db,
-        "state_dir": fabric.state_dir,
+        "state_dir": host.state_dir or fabric.state_dir,
     }
 
 

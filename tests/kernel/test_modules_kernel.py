@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, link, run
 
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import netns  # noqa: E402  (the shared lab, not an installed package)
 
@@ -37,6 +37,15 @@ VMS = {  # VM namespace: (hypervisor, port on br-int, address of eth0 or None fo
     "vm-a2": ("hv-a", "vm-a2", "10.102.0.1/24"),
     "vm-b": ("hv-b", "vm-b", None),
 }
+
+
+def run(*argv: str, check: bool = True) -> str:
+    return netns.sh(*argv, check=check, capture=True)
+
+
+def link(name: str) -> dict:
+    """One link as `ip -j -d` reports it."""
+    return json.loads(run("ip", "-j", "-d", "link", "show", "dev", name))[0]
 
 
 @dataclass

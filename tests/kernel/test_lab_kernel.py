@@ -6,8 +6,22 @@ from the lab's: this file checks the lab.
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import pytest
-from conftest import link, run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+from netns import sh  # the shared lab, not an installed package
+
+
+def run(*argv: str, check: bool = True) -> str:
+    return sh(*argv, check=check, capture=True)
+
+
+def link(name: str) -> dict:
+    return json.loads(run("ip", "-j", "-d", "link", "show", "dev", name))[0]
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What Open vSwitch holds, as data: one OVSDB read, one dump-flows per bridge when asked.
+
+Private to the collection: the API may change without notice.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netfabric.ovs.plugins.module_utils._flows import OPENFLOW, parse_dump
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_bridge import have_bridge
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import TUNNEL_TYPES, have_port
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import read_state
+from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, Runner, vsctl_runner
+
+
+def port_problems(ports, required):
+    """Why each required port is not healthy; empty when all are."""
+    problems = []
+    for name in required:
+        port = ports.get(name)
+        if port is None:
+            problems.append(f"{name}: missing")
+            continue
+        if port.get("ofport") in (None, -1):
+            problems.append(f"{name}: no OpenFlow port (ofport {port.get('ofport')})")
+        if port.get("error"):
+            problems.append(f"{name}: {port['error']}")
+        if port["type"] in TUNNEL_TYPES and not (port.get("options") or {}).get("remote_ip"):
+            problems.append(f"{name}: tunnel without remote_ip")
+    return problems
+
+
+def gather(module):
+    params = module.params
+    try:
+        state = read_state(vsctl_runner(module))
+        names = params["bridges"] or sorted(state.bridges)
+        bridges = {name: have_bridge(state, name) for name in names if name in state.bridges}
+        ports = {name: have_port(state, name) for name, row in state.ports.items() if row.get("bridge") in bridges}
+        result = {"bridges": bridges, "ports": ports, "problems": port_problems(ports, params["require_ports"] or [])}
+        if params["flows_cookie"] is not None:
+            ofctl = Runner(module, "ovs-ofctl", ["-O", OPENFLOW, f"--timeout={params['timeout']}"])
+            cookie = params["flows_cookie"]
+            result["flows"] = {
+                name: sorted(f.text for f in parse_dump(ofctl.run(["--names", "dump-flows", name, f"cookie={cookie:#x}/-1"]), cookie=cookie))
+                for name in bridges
+            }
+    except CommandError as exc:
+        exc.fail(module)
+    return result

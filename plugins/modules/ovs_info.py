@@ -1,0 +1,110 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ovs_info
+short_description: Bridges, ports, interfaces and owned flows of Open vSwitch as structured data
+version_added: 0.1.0
+description:
+  - Reads OVSDB once (C(ovs-vsctl --format=json)) and, on request, the flows of one cookie per bridge
+    (C(ovs-ofctl dump-flows)), and returns them as plain data; optionally as the fact C(netfabric_ovs).
+  - With O(require_ports), also checks that each named port exists, has an OpenFlow port number
+    (not -1) and no C(error), and that tunnels have a C(remote_ip); C(problems) names every port that fails.
+    It never changes anything.
+author: netfabric.ovs contributors
+extends_documentation_fragment:
+  - netfabric.ovs.attributes.OVSDB
+attributes:
+  check_mode:
+    description: Runs in check mode too (it only reads).
+    support: full
+  diff_mode:
+    description: Returns no diff (it changes nothing).
+    support: none
+options:
+  bridges:
+    description: Only these bridges (default all).
+    type: list
+    elements: str
+  flows_cookie:
+    description: Also read the flows with this cookie from every selected bridge.
+    type: int
+  require_ports:
+    description: Port names that must be up and healthy; see C(problems).
+    type: list
+    elements: str
+  fail_on_problems:
+    description: Fail (naming the ports) when O(require_ports) finds problems.
+    type: bool
+    default: false
+  as_facts:
+    description: Also set the fact C(netfabric_ovs) to the result.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: What does br-tun hold, and which of our flows?
+  netfabric.ovs.ovs_info:
+    bridges: [br-tun]
+    flows_cookie: 0x4e46
+  register: tun
+
+- name: Fail, naming the port, if a tunnel has no ofport or an error
+  netfabric.ovs.ovs_info:
+    require_ports: [patch-int, vxlan-ac1f0002]
+    fail_on_problems: true
+"""
+
+RETURN = r"""
+bridges:
+  description: Bridges by name with datapath_type, fail_mode, protocols, external_ids and their port names.
+  returned: always
+  type: dict
+ports:
+  description: Ports by name with bridge, type, options, tag, trunks, ofport, error and the rest of M(netfabric.ovs.ovs_port)'s fields.
+  returned: always
+  type: dict
+flows:
+  description: Flows of O(flows_cookie) by bridge, as ovs-ofctl prints them (statistics removed).
+  returned: when O(flows_cookie) is set
+  type: dict
+problems:
+  description: One line per required port that is missing, has no ofport, has an error, or is a tunnel without remote_ip.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_info import gather
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bridges=dict(type="list", elements="str"),
+            flows_cookie=dict(type="int"),
+            require_ports=dict(type="list", elements="str"),
+            fail_on_problems=dict(type="bool", default=False),
+            as_facts=dict(type="bool", default=False),
+            db=dict(type="str"),
+            timeout=dict(type="int", default=5),
+        ),
+        supports_check_mode=True,
+    )
+    result = gather(module)
+    if module.params["fail_on_problems"] and result["problems"]:
+        module.fail_json(msg="unhealthy ports: " + "; ".join(result["problems"]), **result)
+    if module.params["as_facts"]:
+        result["ansible_facts"] = {"netfabric_ovs": dict(result)}
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
