@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Lab helper that runs inside a hypervisor container of the molecule scenarios.
+
+The containers have no systemd and no hypervisor, so this script plays both: it starts Open vSwitch
+by hand (LAB.md tier 2), builds "VMs" as network namespaces joined by veth to a port the
+inventory names, and sends real packets between them for verify. Every subcommand prints one
+JSON object (with "changed" for Ansible's changed_when) and exits non-zero only on a lab failure;
+whether a ping should have passed is for the playbook to assert.
+
+    labhost.py ovs-start
+    labhost.py br-phy [--underlay]
+    labhost.py vm PORT MAC ADDRESS/PREFIX [--mtu 1400]
+    labhost.py probe [--vm PORT] TARGET [--capture FILTER] [--count 3]
+    labhost.py tunnels [--bridge br-tun]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RUNDIR = Path("/var/run/openvswitch")
+DB = Path("/etc/openvswitch/conf.db")
+SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+UPLINK = "eth0"
+
+
+def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run argv (never a shell); on failure stop with the command and its stderr."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)}: rc={proc.returncode}: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc
+
+
+def vm_ns(port: str) -> str:
+    return f"vm-{port}"
+
+
+def daemon_alive(name: str) -> bool:
+    pidfile = RUNDIR / f"{name}.pid"
+    try:
+        os.kill(int(pidfile.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def ovs_start(_args: argparse.Namespace) -> dict:
+    """ovsdb-server, then userspace TSO (it must be set before ovs-vswitchd starts), then ovs-vswitchd."""
+    changed = False
+    for path in (RUNDIR, Path("/var/log/openvswitch"), DB.parent):
+        path.mkdir(parents=True, exist_ok=True)
+    if not DB.exists() or DB.stat().st_size == 0:
+        run("ovsdb-tool", "create", str(DB), SCHEMA)
+        changed = True
+    if not daemon_alive("ovsdb-server"):
+        run(
+            "ovsdb-server", str(DB), f"--remote=punix:{RUNDIR}/db.sock",
+            "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+            "--pidfile", "--detach", "--log-file", "-vconsole:off",
+        )  # fmt: skip
+        run("ovs-vsctl", "--no-wait", "init")
+        run("ovs-vsctl", "--no-wait", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true")
+        changed = True
+    if not daemon_alive("ovs-vswitchd"):
+        run("ovs-vswitchd", "--pidfile", "--detach", "--log-file", "-vconsole:off")
+        changed = True
+    version = run("ovs-vsctl", "--timeout=10", "get", "Open_vSwitch", ".", "ovs_version").stdout.strip().strip('"')
+    return {"changed": changed, "ovs_version": version}
+
+
+def link(name: str, netns: str | None = None) -> dict | None:
+    argv = ["ip", "-j", "addr", "show", "dev", name] if netns is None else ["ip", "-n", netns, "-j", "addr", "show", "dev", name]
+    proc = run(*argv, check=False)
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout)[0]
+
+
+def br_phy(args: argparse.Namespace) -> dict:
+    """br-phy on the userspace datapath with the uplink's MAC; with --underlay also the uplink and its address.
+
+    The kernel must not answer for the uplink once OVS owns it: rp_filter and arp_ignore on eth0
+    stop duplicate replies.
+    """
+    uplink = link(UPLINK)
+    if uplink is None:
+        sys.exit(f"no {UPLINK} in this container")
+    mac = uplink["address"]
+    before = run("ovs-vsctl", "--format=json", "--", "--columns=name", "list", "Bridge").stdout
+    run(
+        "ovs-vsctl", "--may-exist", "add-br", "br-phy",
+        "--", "set", "Bridge", "br-phy", "datapath_type=netdev", f"other_config:hwaddr={mac}",
+    )  # fmt: skip
+    changed = '"br-phy"' not in before
+    for key in ("rp_filter", "arp_ignore"):
+        run("sysctl", "-q", "-w", f"net.ipv4.conf.{UPLINK}.{key}=1")
+    result = {"mac": mac, "underlay": None}
+    if args.underlay:
+        addresses = [a for a in uplink.get("addr_info", []) if a["family"] == "inet"]
+        routes = json.loads(run("ip", "-j", "route", "show", "default").stdout)
+        run("ovs-vsctl", "--may-exist", "add-port", "br-phy", UPLINK)
+        run("ip", "link", "set", "br-phy", "up")
+        for addr in addresses:
+            cidr = f"{addr['local']}/{addr['prefixlen']}"
+            run("ip", "addr", "del", cidr, "dev", UPLINK)
+            run("ip", "addr", "replace", cidr, "dev", "br-phy")
+            result["underlay"] = cidr
+            changed = True
+        for route in routes:
+            if "gateway" in route:
+                run("ip", "route", "replace", "default", "via", route["gateway"], "dev", "br-phy")
+    result["changed"] = changed
+    return result
+
+
+def vm(args: argparse.Namespace) -> dict:
+    """A VM: namespace vm-PORT whose eth0 is the veth peer of PORT, with the MAC and address given.
+
+    MTU below the tenant MTU (the 802.1Q tag travels inside the tunnel) and TX checksum offload off,
+    which the userspace datapath needs for TCP/UDP (LAB.md).
+    """
+    ns = vm_ns(args.port)
+    if link(args.port) is not None and link("eth0", ns) is not None:
+        return {"changed": False, "netns": ns}
+    if not Path("/run/netns", ns).exists():
+        run("ip", "netns", "add", ns)
+    mtu = str(args.mtu)
+    run("ip", "link", "add", args.port, "mtu", mtu, "type", "veth", "peer", "name", "eth0", "mtu", mtu, "netns", ns)
+    run("ip", "link", "set", args.port, "up")
+    run("ip", "-n", ns, "link", "set", "lo", "up")
+    run("ip", "-n", ns, "link", "set", "eth0", "address", args.mac)
+    run("ip", "-n", ns, "addr", "add", args.address, "dev", "eth0")
+    run("ip", "-n", ns, "link", "set", "eth0", "up")
+    run("ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off")
+    return {"changed": True, "netns": ns}
+
+
+def probe(args: argparse.Namespace) -> dict:
+    """Ping TARGET from a VM (or the container itself) while tcpdump watches the uplink.
+
+    The neighbour entry is flushed first, so the one read afterwards comes from this probe's ARP.
+    """
+    prefix = [] if args.vm is None else ["ip", "netns", "exec", vm_ns(args.vm)]
+    if args.vm is not None:
+        run(*prefix, "ip", "neigh", "flush", "to", args.target, check=False)
+    capture = None
+    if args.capture:
+        capture = subprocess.Popen(
+            ["tcpdump", "-i", args.capture_iface, "-e", "-nn", "-l", "-U", *args.capture.split()],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        # tcpdump says "listening on IFACE" on stderr once it captures (after a line about verbosity)
+        for _ in range(3):
+            line = capture.stderr.readline()
+            if "listening on" in line or not line:
+                break
+        if "listening on" not in line:
+            capture.kill()
+            sys.exit(f"tcpdump did not start on {args.capture_iface}: {line.strip()}")
+    ping = run(*prefix, "ping", "-n", "-c", str(args.count), "-i", "0.2", "-W", "1", args.target, check=False)
+    received = 0
+    for line in ping.stdout.splitlines():
+        if " received" in line:
+            received = int(line.split(",")[1].split()[0])
+    lines: list[str] = []
+    if capture is not None:
+        time.sleep(0.3)
+        capture.terminate()
+        out, _ = capture.communicate(timeout=5)
+        lines = out.splitlines()
+    neighbour = None
+    neigh = json.loads(run(*prefix, "ip", "-j", "neigh", "show", "to", args.target, check=False).stdout or "[]")
+    if neigh:
+        neighbour = {"lladdr": neigh[0].get("lladdr"), "state": neigh[0].get("state", [])}
+    return {
+        "changed": False,
+        "vm": args.vm,
+        "target": args.target,
+        "sent": args.count,
+        "received": received,
+        "neighbour": neighbour,
+        "capture": lines[:40],
+        "captured": len(lines),
+    }
+
+
+def tunnels(args: argparse.Namespace) -> dict:
+    """Tunnel interfaces of the bridge with their options, from OVSDB's JSON."""
+    ports = run("ovs-vsctl", "list-ports", args.bridge).stdout.split()
+    out = json.loads(run("ovs-vsctl", "--format=json", "--", "--columns=name,type,options", "list", "Interface").stdout)
+    found = []
+    for name, kind, options in out["data"]:
+        if name in ports and kind in ("vxlan", "gre", "geneve"):
+            found.append({"name": name, "type": kind, **dict(options[1])})
+    return {"changed": False, "tunnels": sorted(found, key=lambda t: t["name"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("ovs-start").set_defaults(func=ovs_start)
+    p = sub.add_parser("br-phy")
+    p.add_argument("--underlay", action="store_true", help="also move eth0 and its address onto br-phy")
+    p.set_defaults(func=br_phy)
+    p = sub.add_parser("vm")
+    p.add_argument("port")
+    p.add_argument("mac")
+    p.add_argument("address", help="address/prefix inside the VM")
+    p.add_argument("--mtu", type=int, default=1400)
+    p.set_defaults(func=vm)
+    p = sub.add_parser("probe")
+    p.add_argument("target")
+    p.add_argument("--vm", help="port name of the VM to ping from; the container itself when omitted")
+    p.add_argument("--count", type=int, default=3)
+    p.add_argument("--capture", help="tcpdump filter, e.g. 'udp port 4789'")
+    p.add_argument("--capture-iface", default=UPLINK)
+    p.set_defaults(func=probe)
+    p = sub.add_parser("tunnels")
+    p.add_argument("--bridge", default="br-tun")
+    p.set_defaults(func=tunnels)
+    args = parser.parse_args()
+    print(json.dumps(args.func(args)))
+
+
+if __name__ == "__main__":
+    main()
