@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Run the molecule scenarios (LAB.md tier 2) one after the other, each in podman containers.
+#
+#   lab/molecule.sh               every scenario under extensions/molecule (the `molecule` stage of lab/run)
+#   lab/molecule.sh vxlan gre     only these
+#
+# Builds (or reuses) the hypervisor image with lab/image/build.sh, then runs `molecule test` per
+# scenario: create, prepare, converge, idempotence, verify, destroy. Prints each scenario's result
+# and duration; exits non-zero if any failed. Containers and networks are named nfmol-*: leftovers
+# of a killed earlier run are removed first, and everything is removed again at the end, even on
+# failure or interrupt. Everything molecule and Ansible write stays under .cache/.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX=nfmol-
+SCENARIOS_DIR=extensions/molecule
+cd "$REPO" || exit 1
+
+export PATH="$REPO/.venv/bin:$PATH" # molecule runs ansible-config and ansible-playbook from PATH
+export HOME="$REPO/.cache/home"
+export XDG_CACHE_HOME="$HOME/.cache" XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share"
+export ANSIBLE_HOME="$REPO/.cache/ansible-home"
+export ANSIBLE_LOCAL_TEMP="$ANSIBLE_HOME/tmp" ANSIBLE_REMOTE_TMP="$ANSIBLE_HOME/remote-tmp"
+export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
+export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}" NO_COLOR="${NO_COLOR:-1}"
+export CONTAINERS_CONF="$REPO/lab/containers.conf"
+MOLECULE_STATE="$REPO/.cache/molecule" # one ephemeral directory per scenario
+mkdir -p "$HOME" "$ANSIBLE_LOCAL_TEMP" "$MOLECULE_STATE"
+
+# The collection must be found as netfabric.ovs: .cache/collections/ansible_collections/netfabric/ovs -> repo
+link="$ANSIBLE_COLLECTIONS_PATH/ansible_collections/netfabric/ovs"
+if [[ "$(readlink "$link" 2>/dev/null)" != "$REPO" ]]; then
+    mkdir -p "$(dirname "$link")"
+    rm -rf "$link"
+    ln -s "$REPO" "$link"
+fi
+
+# Remove every nfmol-* container and network, and molecule's record of them (a stale "created"
+# state would make molecule skip create on the next run).
+cleanup() {
+    local ids nets
+    mapfile -t ids < <(podman ps -aq --filter "name=^$PREFIX" 2>/dev/null)
+    ((${#ids[@]})) && podman rm -f -t 0 "${ids[@]}" >/dev/null 2>&1
+    mapfile -t nets < <(podman network ls -q --filter "name=^$PREFIX" 2>/dev/null)
+    ((${#nets[@]})) && podman network rm -f "${nets[@]}" >/dev/null 2>&1
+    rm -rf "${MOLECULE_STATE:?}"/*
+    return 0
+}
+
+on_signal() {
+    echo "molecule.sh: interrupted, cleaning up" >&2
+    cleanup
+    exit 130
+}
+trap on_signal INT TERM
+trap cleanup EXIT
+
+# The podman driver's schema has no `subnet`, yet the platforms need fixed addresses (the inventory
+# names each underlay address). So the network a scenario's platforms name is made here, as the
+# /24 around their `ip`; the driver finds it, uses it and removes it on destroy.
+NETWORKS_PY='
+import ipaddress, sys, yaml
+platforms = yaml.safe_load(open(sys.argv[1]))["platforms"]
+for name, subnet in sorted({(p["network"], ipaddress.ip_interface(p["ip"] + "/24").network) for p in platforms if "ip" in p}):
+    print(name, subnet)
+'
+create_network() {
+    local spec name subnet
+    spec="$(python3 -c "$NETWORKS_PY" "$SCENARIOS_DIR/$1/molecule.yml")" || return 1
+    while read -r name subnet; do
+        [[ -n $name ]] || continue
+        if [[ $name != "$PREFIX"* ]]; then
+            echo "molecule.sh: network $name of scenario $1 must start with $PREFIX" >&2
+            return 1
+        fi
+        podman network create --subnet "$subnet" --label netfabric.lab=molecule "$name" >/dev/null || return 1
+    done <<<"$spec"
+}
+
+seconds_since() { awk -v ns=$(($(date +%s%N) - $1)) 'BEGIN { printf "%.1f", ns / 1e9 }'; }
+
+if (($#)); then
+    scenarios=("$@")
+else
+    mapfile -t scenarios < <(find "$SCENARIOS_DIR" -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -rn1 basename | sort)
+fi
+for scenario in "${scenarios[@]}"; do
+    if [[ ! -f $SCENARIOS_DIR/$scenario/molecule.yml ]]; then
+        echo "molecule.sh: no scenario $SCENARIOS_DIR/$scenario" >&2
+        exit 2
+    fi
+done
+
+cleanup
+start=$(date +%s%N)
+NETFABRIC_HV_IMAGE="$(bash lab/image/build.sh)" || {
+    echo "molecule.sh: building the hypervisor image failed" >&2
+    exit 1
+}
+export NETFABRIC_HV_IMAGE
+image_time="$(seconds_since "$start")"
+echo "image $NETFABRIC_HV_IMAGE ready in ${image_time} s"
+
+results=()
+failed=0
+for scenario in "${scenarios[@]}"; do
+    printf '\n===== molecule scenario %s =====\n' "$scenario"
+    start=$(date +%s%N)
+    create_network "$scenario" &&
+        MOLECULE_EPHEMERAL_DIRECTORY="$MOLECULE_STATE/$scenario" \
+        molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario"
+    rc=$?
+    took="$(seconds_since "$start")"
+    if ((rc == 0)); then
+        results+=("$(printf '%-12s %8s  PASS' "$scenario" "$took")")
+    else
+        results+=("$(printf '%-12s %8s  FAIL (exit %d)' "$scenario" "$took" "$rc")")
+        failed=$((failed + 1))
+    fi
+    cleanup # molecule destroys after a failure too; this catches what it could not
+done
+
+printf '\n%-12s %8s  %s\n' SCENARIO SECONDS RESULT
+printf '%-12s %8s  %s\n' image "$image_time" "$NETFABRIC_HV_IMAGE"
+printf '%s\n' "${results[@]}"
+echo "molecule: $((${#scenarios[@]} - failed)) passed, $failed failed"
+((failed == 0))
