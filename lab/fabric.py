@@ -59,6 +59,7 @@ def up(prefix: str, example: Path) -> Path:
             "ansible_connection": "local",
             "ansible_python_interpreter": str(hv.python),
             "netfabric_state_dir": str(state),
+            "tenants_systemd_unit": False,  # the namespaces share this machine's /etc
         }
     inventory = netns.lab_root(prefix) / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"hypervisors": {"hosts": lab_hosts}}))
