@@ -166,7 +166,7 @@ def picture(prefix: str, example: Path, out: Path):
              f'<text x="20" y="24" font-size="16">netfabric: {len(names)} hypervisors, overlay '
              f'{group.get("netfabric_overlay", "vxlan")}, mode {group.get("netfabric_mode", "learning")}</text>']
     drawn = set()
-    for level, host in enumerate(names):
+    for host in names:
         for port in found[host]:
             peer = address.get(port["remote_ip"])
             if peer is None or (peer, host) in drawn:

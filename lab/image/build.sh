@@ -71,12 +71,12 @@ debootstrap --variant=minbase --include=python3,iproute2 "$SUITE" "$ROOTFS" "$MI
 
 log "apt-get install ${PACKAGES[*]}"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-chroot "$ROOTFS" apt-get update -q >"$WORK/apt.log" 2>&1 &&
+if ! { chroot "$ROOTFS" apt-get update -q >"$WORK/apt.log" 2>&1 &&
     DEBIAN_FRONTEND=noninteractive chroot "$ROOTFS" apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" \
-        >>"$WORK/apt.log" 2>&1 || {
+        >>"$WORK/apt.log" 2>&1; }; then
     tail -n 30 "$WORK/apt.log" >&2
     exit 1
-}
+fi
 chroot "$ROOTFS" apt-get clean
 rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS/etc/resolv.conf"
 

@@ -59,7 +59,7 @@ class OvsState:
         self.raw_ports = ports
         self.qos_rows = qos
         self.queue_rows = queues
-        iface_by_uuid = {uuid: row for uuid, row in interfaces.items()}
+        iface_by_uuid = dict(interfaces)
         self.interfaces = {row["name"]: row for row in interfaces.values()}
         self.ports = {}
         self.bridges = {}
