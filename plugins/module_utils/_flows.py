@@ -196,7 +196,7 @@ def _ip(value: str, version: int) -> str:
 
 def _ip_masked(value: str, version: int) -> str:
     """10.0.0.1/24 and 10.0.0.0/255.255.255.0 -> 10.0.0.0/24; a full mask disappears, as OVS prints it."""
-    address, _, mask = value.partition("/")
+    address, _sep, mask = value.partition("/")
     if not mask:
         return _ip(address, version)
     try:
@@ -229,14 +229,14 @@ def _match_value(name: str, value: str, ports: dict[int, str] | None) -> tuple[s
     if name == "in_port":
         return _port(value, ports)
     if name in MAC_FIELDS:
-        mac, _, mask = value.partition("/")
+        mac, _sep, mask = value.partition("/")
         mask = _mac(mask) if mask else ""
         return (_mac(mac) + (f"/{mask}" if mask and mask != "ff:ff:ff:ff:ff:ff" else "")), False
     if name in IPV4_FIELDS:
         return _ip_masked(value, 4), False
     if name in IPV6_FIELDS:
         return _ip_masked(value, 6), False
-    number, _, mask = value.partition("/")
+    number, _sep, mask = value.partition("/")
     n, m = to_int(number), to_int(mask) if mask else None
     if n is None or (mask and m is None):
         return unquote(value), False
@@ -331,7 +331,7 @@ def _has_vlan(fields: dict) -> bool:
     for name in ("vlan_tci", "vlan_vid"):
         value = fields.get(name)
         if value:
-            v, _, m = value.partition("/")
+            v, _sep, m = value.partition("/")
             v, m = int(v, 0), (int(m, 0) if m else 0xFFFF)
             if v & m & 0x1000:
                 return True
@@ -386,7 +386,7 @@ def _normalise_actions(text: str, *, has_vlan: bool, nw_proto: int | None, ports
             head = name.split("(", 1)[0].lower()
             if head == "resubmit":
                 inner = action[action.index("(") + 1:-1]
-                port, _, rest = inner.partition(",")
+                port, _sep, rest = inner.partition(",")
                 if port.strip():
                     port, num = _port(port.strip(), ports)
                     numbers = numbers or num

@@ -17,7 +17,7 @@ description:
   - Removing a primary IPv4 address makes the kernel drop the secondary addresses of the same subnet;
     secondaries that should stay are put back in the same batch (C(ip address replace)).
 version_added: 0.1.0
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes
 options:

@@ -26,7 +26,7 @@ description:
   - O(mtu), O(address), O(master) and the up/down state are changed in place with C(ip link set).
   - Options that are omitted are left as they are on the host.
 version_added: 0.1.0
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes
 options:

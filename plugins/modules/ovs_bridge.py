@@ -18,7 +18,7 @@ description:
   - The bridge is marked with C(external_ids:netfabric_owner) so that the collection only ever removes
     what it created.
   - Removing a bridge (O(state=absent)) removes all of its ports with it; the diff lists them under C(before.ports).
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes
   - netfabric.ovs.attributes.OVSDB
@@ -40,8 +40,8 @@ options:
     choices: [system, netdev]
   fail_mode:
     description:
-      - What the bridge does without a controller or flows. V(secure) drops traffic that no flow admits
-        (use it for tunnel bridges: a lost flow table must not flood across tenants).
+      - What the bridge does without a controller or flows. V(secure) drops traffic that no flow admits;
+        use it for tunnel bridges, where a lost flow table must not flood across tenants.
     type: str
     choices: [standalone, secure]
   protocols:

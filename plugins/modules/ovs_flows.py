@@ -20,7 +20,7 @@ description:
     spellings such as C(mod_vlan_vid) or C(set_tunnel)), so a run that changes nothing writes nothing.
   - The bridge must allow OpenFlow 1.4 (the default when the bridge's protocols are not set).
 version_added: 0.1.0
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes
 options:

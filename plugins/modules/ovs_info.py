@@ -15,7 +15,7 @@ description:
   - With O(require_ports), also checks that each named port exists, has an OpenFlow port number
     (not -1) and no C(error), and that tunnels have a C(remote_ip); C(problems) names every port that fails.
     It never changes anything.
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes.OVSDB
 attributes:

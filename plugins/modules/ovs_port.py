@@ -15,7 +15,7 @@ description:
   - A port that exists on another bridge is moved (deleted there and added here in the same transaction), never duplicated.
   - Omitted options are left as they are. For many ports of one bridge use M(netfabric.ovs.ovs_ports), which
     does the same for a whole list in one read and one transaction.
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes
   - netfabric.ovs.attributes.OVSDB

@@ -15,7 +15,7 @@ description:
     ovs-vsctl transaction; a second run changes nothing and runs no write.
   - With O(purge=true), ports on the bridge whose C(external_ids:netfabric_owner) equals O(owner) and that
     O(ports) does not name are removed. Ports the collection did not create (another owner or none) are never touched.
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
   - netfabric.ovs.attributes
   - netfabric.ovs.attributes.OVSDB
@@ -85,11 +85,11 @@ options:
         type: list
         elements: str
       bond_mode:
-        description: Bond mode; only with O(interfaces).
+        description: Bond mode; only with O(ports[].interfaces).
         type: str
         choices: [active-backup, balance-slb, balance-tcp]
       lacp:
-        description: LACP negotiation of the bond; only with O(interfaces).
+        description: LACP negotiation of the bond; only with O(ports[].interfaces).
         type: str
         choices: [active, passive, "off"]
       ingress_policing_rate:

@@ -15,7 +15,7 @@ PIPELINE = (Path(__file__).parents[1] / "unit" / "plugins" / "module_utils" / "f
 COOKIE = 0x7
 OTHER = "cookie=0x8,table=30,priority=5,dl_vlan=9,actions=drop"
 # An ARP request from 52:54:00:00:00:02, sent through table 3 as if it came from VNI 1001: learn() adds a flow.
-ARP = "ffffffffffff" "525400000002" "0806" "0001080006040001" "525400000002" "0a000002" "000000000000" "0a000001"
+ARP = "".join(["ffffffffffff", "525400000002", "0806", "0001080006040001", "525400000002", "0a000002", "000000000000", "0a000001"])
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def add_other_and_learned(hv):
     hv.ofctl("-O", "OpenFlow14", "packet-out", "br-tun",
              f"in_port=LOCAL packet={ARP} actions=set_field:0x3e9->tun_id,resubmit(,3)")
     found = others(hv)
-    assert [c for c, _ in found] == [0, 0x8], found
+    assert [c for c, _flow in found] == [0, 0x8], found
     assert found[0][1].startswith("table=20,priority=1,")  # the learned flow
     return found
 

@@ -74,7 +74,7 @@ class Lab:
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(1.5)
         self.reaches(source, target)
-        out, _ = dump.communicate(timeout=15)
+        out = dump.communicate(timeout=15)[0]
         return out
 
     def snapshot(self):

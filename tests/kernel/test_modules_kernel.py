@@ -172,7 +172,7 @@ def test_kernel_datapath_in_root_namespace(runs):
 def test_kernel_datapath_per_hypervisor(runs, lab, hv):
     host = lab["hvs"][hv]
     dp = host.exec("ovs-dpctl", "show")
-    ports = ["br-int", "vxlan_sys_4789", "gre_sys"] + [port for _, (h, port, _) in VMS.items() if h == hv]
+    ports = ["br-int", "vxlan_sys_4789", "gre_sys"] + [port for (h, port, _addr) in VMS.values() if h == hv]
     for port in ports:
         assert re.search(rf"port \d+: {port}\b", dp), dp
 
@@ -186,11 +186,11 @@ def capture_while_pinging(hv: netns.Hypervisor, bpf: str, vm: str, target: str) 
     tcpdump = subprocess.Popen(["ip", "netns", "exec", hv.netns, "tcpdump", "-l", "-n", "-i", "uplink", bpf],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(5):  # "listening on ..." comes once the capture is set up
+        for _try in range(5):  # "listening on ..." comes once the capture is set up
             if "listening on" in tcpdump.stderr.readline():
                 break
         answered = False
-        for _ in range(30):
+        for _try in range(30):
             ping = subprocess.run(["ip", "netns", "exec", f"{PREFIX}-{vm}", "ping", "-c", "1", "-W", "1", target],
                                   capture_output=True, text=True, check=False)
             if ping.returncode == 0:
@@ -201,7 +201,7 @@ def capture_while_pinging(hv: netns.Hypervisor, bpf: str, vm: str, target: str) 
     finally:
         time.sleep(0.5)  # let tcpdump print the last packets
         tcpdump.terminate()
-        out, _ = tcpdump.communicate(timeout=10)
+        out = tcpdump.communicate(timeout=10)[0]
     return out
 
 
@@ -223,4 +223,3 @@ def test_ping_over_gre(runs, lab):
                      seen), seen
     assert re.search(r"172\.31\.0\.2 > 172\.31\.0\.1: GREv0, key=0x3ea.*10\.102\.0\.2 > 10\.102\.0\.1: ICMP echo reply",
                      seen), seen
-

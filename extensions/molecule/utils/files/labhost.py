@@ -7,6 +7,7 @@ inventory names, and sends real packets between them for verify. Every subcomman
 JSON object (with "changed" for Ansible's changed_when) and exits non-zero only on a lab failure;
 whether a ping should have passed is for the playbook to assert.
 
+    labhost.py setup [--underlay] [PORT,MAC,ADDRESS/PREFIX ...]   all of ovs-start, br-phy and vm
     labhost.py ovs-start
     labhost.py br-phy [--underlay]
     labhost.py vm PORT MAC ADDRESS/PREFIX [--mtu 1400]
@@ -142,6 +143,16 @@ def vm(args: argparse.Namespace) -> dict:
     return {"changed": True, "netns": ns}
 
 
+def setup(args: argparse.Namespace) -> dict:
+    """Everything prepare needs in one call: Open vSwitch, br-phy and every VM of the inventory."""
+    result = {"ovs": ovs_start(args), "br_phy": br_phy(args), "vms": []}
+    for spec in args.vms:
+        port, mac, address = spec.split(",")
+        result["vms"].append(vm(argparse.Namespace(port=port, mac=mac, address=address, mtu=args.mtu)))
+    result["changed"] = any(part["changed"] for part in (result["ovs"], result["br_phy"], *result["vms"]))
+    return result
+
+
 def probe(args: argparse.Namespace) -> dict:
     """Ping TARGET from a VM (or the container itself) while tcpdump watches the uplink.
 
@@ -215,6 +226,11 @@ def main() -> None:
     p.add_argument("address", help="address/prefix inside the VM")
     p.add_argument("--mtu", type=int, default=1400)
     p.set_defaults(func=vm)
+    p = sub.add_parser("setup")
+    p.add_argument("vms", nargs="*", metavar="PORT,MAC,ADDRESS/PREFIX")
+    p.add_argument("--underlay", action="store_true")
+    p.add_argument("--mtu", type=int, default=1400)
+    p.set_defaults(func=setup)
     p = sub.add_parser("probe")
     p.add_argument("target")
     p.add_argument("--vm", help="port name of the VM to ping from; the container itself when omitted")

@@ -183,7 +183,7 @@ def test_playbook_plans_equal_the_goldens_and_limit_does_not_change_them(tmp_pat
     assert {name: per_host[name]["msg"] for name in per_host} == want
     assert [r["msg"] for r in once.values()] == [want]
 
-    result, (per_host, _) = run_playbook(tmp_path, "--limit", "hv2")
+    result, (per_host, _plans) = run_playbook(tmp_path, "--limit", "hv2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert list(per_host) == ["hv2"]
     assert per_host["hv2"]["msg"] == want["hv2"]
@@ -193,7 +193,7 @@ def test_playbook_fails_naming_the_culprit(tmp_path):
     hosts = copy.deepcopy(EXAMPLE["hosts"])
     hosts["hv3"]["netfabric_underlay_ip"] = "172.31.0.1/24"
     write_inventory(tmp_path / "inventory.yml", hosts, EXAMPLE["fabric"])
-    result, (per_host, *_) = run_playbook(tmp_path)
+    result, (per_host, *_rest) = run_playbook(tmp_path)
     assert result.returncode != 0
     for name in HOSTS:
         assert per_host[name]["failed"] is True

@@ -370,13 +370,17 @@ def addr_want(addresses, state):
     (["10.0.0.1/24", "2001:db8::1/64"], "present", []),
     (["10.0.0.9/24", "10.0.0.1/24"], "present", [["address", "add", "10.0.0.9/24", "dev", "br0"]]),
     # Same IP, other prefix: the old one goes (IPv6 allows only one prefix per address).
-    (["2001:db8::1/56"], "present", [["address", "del", "2001:db8::1/64", "dev", "br0"],
-                                      ["address", "add", "2001:db8::1/56", "dev", "br0"]]),
+    (["2001:db8::1/56"], "present", [
+        ["address", "del", "2001:db8::1/64", "dev", "br0"],
+        ["address", "add", "2001:db8::1/56", "dev", "br0"],
+    ]),
     (["10.0.0.2/24", "192.0.2.1/24"], "absent", [["address", "del", "10.0.0.2/24", "dev", "br0"]]),
     (["10.0.0.2/16"], "absent", []),
     # Removing the primary 10.0.0.1/24 takes the kept secondary 10.0.0.2/24 with it: put it back.
-    (["10.0.0.1/24"], "absent", [["address", "del", "10.0.0.1/24", "dev", "br0"],
-                                  ["address", "replace", "10.0.0.2/24", "dev", "br0"]]),
+    (["10.0.0.1/24"], "absent", [
+        ["address", "del", "10.0.0.1/24", "dev", "br0"],
+        ["address", "replace", "10.0.0.2/24", "dev", "br0"],
+    ]),
     (["10.0.0.1/24", "10.0.0.2/24", "10.0.0.3/16", "2001:db8::1/64"], "exact", []),
     # Link-local stays; secondaries are deleted before their primary.
     (["192.0.2.1/24"], "exact", [

@@ -125,7 +125,7 @@ def test_gre_is_a_full_mesh_among_gre_hosts():
     n = 6
     # Tenants that never share a host: GRE still meshes every host carrying any GRE tenant.
     topo = fabric_of(n + 1, {f"t{i}": ("gre", 100 + i, [i]) for i in range(n)})
-    links = {frozenset((host, peer)) for host in topo.fabric.hosts for _, peer in topo.peers(host)}
+    links = {frozenset((host, peer)) for host in topo.fabric.hosts for _overlay, peer in topo.peers(host)}
     assert len(links) == n * (n - 1) // 2
     assert links == {frozenset(pair) for pair in combinations([f"hv{i}" for i in range(n)], 2)}
     assert topo.peers(f"hv{n}") == []  # no GRE tenant, no tunnel
