@@ -82,4 +82,8 @@ rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS/etc/resolv.conf"
 
 log "podman import as $IMAGE"
 tar -C "$ROOTFS" -c . | podman import --change 'CMD ["sleep","infinity"]' - "$IMAGE" >/dev/null
+# images of earlier versions of this script are of no use any more (one in use stays)
+podman images --format '{{.Repository}}:{{.Tag}}' "${IMAGE%:*}" | grep -vxF "$IMAGE" | while read -r old; do
+    podman rmi "$old" >/dev/null 2>&1 && log "removed $old"
+done
 echo "$IMAGE"
