@@ -1,0 +1,212 @@
+"""The OVSDB layer and the bridge/port planners, fed with a real ovs-vsctl read (fixtures/ovsdb/lab.json)."""
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_bridge as br
+from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_port as po
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
+    OvsState,
+    atom,
+    decode,
+    map_updates,
+    map_value,
+    parse_tables,
+    transaction_argv,
+)
+from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
+
+LAB = Path(__file__).parent / "fixtures" / "ovsdb" / "lab.json"
+
+
+@pytest.fixture(scope="module")
+def state():
+    return OvsState(parse_tables(LAB.read_text()))
+
+
+def bridge_want(**params):
+    base = dict(name="br-int", state="present", datapath_type=None, fail_mode=None, protocols=None,
+                other_config=None, external_ids=None, parent=None, vlan=None, owner="netfabric")
+    return br.want_bridge(dict(base, **params))
+
+
+def port_want(**spec):
+    return po.want_port(dict({"state": "present", "type": "system"}, **spec), None, "netfabric")
+
+
+@pytest.mark.parametrize("raw, plain", [
+    (["uuid", "abc"], "abc"),
+    (["set", []], []),
+    (["set", [1, 2]], [1, 2]),
+    (["map", [["k", "v"], ["a", ["uuid", "u"]]]], {"k": "v", "a": "u"}),
+    ("netdev", "netdev"),
+    (7, 7),
+])
+def test_decode(raw, plain):
+    assert decode(raw) == plain
+
+
+@pytest.mark.parametrize("value, text", [
+    ("flow", '"flow"'), ("a=b,c", '"a=b,c"'), ('say "hi"', '"say \\"hi\\""'), (5, "5"), (True, "true"),
+])
+def test_atom_quotes_strings_for_ovs_vsctl(value, text):
+    assert atom(value) == text
+
+
+def test_map_value_is_sorted_and_quoted():
+    assert map_value({"remote_ip": "10.0.0.2", "key": "flow"}) == '{"key"="flow","remote_ip"="10.0.0.2"}'
+
+
+def test_map_updates_sets_changed_keys_removes_nulls_keeps_others():
+    have = {"keep": "1", "change": "old", "drop": "x"}
+    assert map_updates("Port", "p", "external_ids", have, {"change": "new", "drop": None, "keep": "1", "absent": None}) == [
+        ["set", "Port", "p", 'external_ids:"change"="new"'],
+        ["remove", "Port", "p", "external_ids", '"drop"'],
+    ]
+    assert map_updates("Port", "p", "external_ids", have, None) == []
+
+
+def test_transaction_chains_commands():
+    assert transaction_argv([["add-br", "b"], ["set", "Bridge", "b", "x=1"]]) == ["--", "add-br", "b", "--", "set", "Bridge", "b", "x=1"]
+
+
+def test_state_resolves_references_to_names(state):
+    assert sorted(state.bridges) == ["br-int", "br-tun"]
+    assert state.bridge_of("vxlan-ac1f0002") == "br-tun"
+    assert state.ports["bond0"]["interface_names"] == ["e1", "e2"]
+    assert "br-v100" in state.bridges["br-int"]["port_names"], "a fake bridge is a port of its parent"
+
+
+def test_have_port_normalises_every_kind(state):
+    assert po.have_port(state, "vxlan-ac1f0002")["options"] == {"remote_ip": "172.31.0.2", "key": "flow"}
+    vm = po.have_port(state, "vm1")
+    assert (vm["tag"], vm["type"], vm["mtu_request"], vm["ofport"] is not None) == (101, "internal", 1400, True)
+    assert po.have_port(state, "trunk1")["trunks"] == [100, 200]
+    assert po.have_port(state, "single")["trunks"] == [300], "a one-element set is printed as a bare atom"
+    bond = po.have_port(state, "bond0")
+    assert (bond["interfaces"], bond["bond_mode"], bond["lacp"]) == (["e1", "e2"], "balance-tcp", "active")
+    qos = po.have_port(state, "q1")["qos"]
+    assert (qos["type"], qos["other_config"], qos["queues"]) == ("linux-htb", {"max-rate": "100000000"}, {0: {"min-rate": "10000000"}})
+    assert po.have_port(state, "nope") is None
+
+
+def test_bridge_present_as_recorded_plans_nothing(state):
+    want = bridge_want(name="br-tun", datapath_type="netdev", fail_mode="secure", protocols=["OpenFlow14", "OpenFlow10"])
+    commands, before, after = br.plan_bridge(want, state)
+    assert commands == [["set", "Bridge", "br-tun", 'external_ids:"netfabric_owner"="netfabric"']]
+    assert before["ports"] == ["patch-int", "vxlan-ac1f0002"] and after["external_ids"] == {"netfabric_owner": "netfabric"}
+    commands, _, _ = br.plan_bridge(bridge_want(name="br-int", datapath_type="netdev"), state)
+    assert commands == []
+
+
+def test_bridge_changes_only_what_differs(state):
+    commands, before, after = br.plan_bridge(bridge_want(fail_mode="secure", other_config={"hwaddr": "02:00:00:00:00:01"}), state)
+    assert commands == [["set", "Bridge", "br-int", 'fail_mode="secure"'], ["set", "Bridge", "br-int", 'other_config:"hwaddr"="02:00:00:00:00:01"']]
+    assert (before["fail_mode"], after["fail_mode"]) == ("standalone", "secure")
+
+
+def test_bridge_create_and_delete(state):
+    commands, before, after = br.plan_bridge(bridge_want(name="br-new", datapath_type="netdev"), state)
+    assert commands[0] == ["add-br", "br-new"] and before is None and after["datapath_type"] == "netdev"
+    commands, before, after = br.plan_bridge(bridge_want(name="br-int", state="absent"), state)
+    assert commands == [["del-br", "br-int"]] and after is None and "vm1" in before["ports"]
+    assert br.plan_bridge(bridge_want(name="gone", state="absent"), state) == ([], None, None)
+
+
+def test_fake_bridge_is_read_and_moved_whole(state):
+    same = bridge_want(name="br-v100", parent="br-int", vlan=100, external_ids={"netfabric_owner": None})
+    assert br.plan_bridge(same, state)[0] == []
+    moved = bridge_want(name="br-v100", parent="br-int", vlan=200)
+    commands = br.plan_bridge(moved, state)[0]
+    assert commands[:2] == [["del-br", "br-v100"], ["add-br", "br-v100", "br-int", "200"]]
+
+
+def test_ports_as_recorded_plan_nothing(state):
+    wants = [
+        port_want(name="vm1", type="internal", tag=101, mtu_request=1400, external_ids={"netfabric_owner": "netfabric-tenants"}),
+        port_want(name="trunk1", type="internal", trunks=[200, 100], vlan_mode="trunk", external_ids={"netfabric_owner": None}),
+    ]
+    assert po.plan_ports("br-int", wants, state) == ([], {}, {})
+
+
+def test_port_change_is_minimal(state):
+    commands, before, after = po.plan_ports("br-int", [port_want(name="vm1", type="internal", tag=102,
+                                                                  external_ids={"netfabric_owner": "netfabric-tenants"})], state)
+    assert commands == [["set", "Port", "vm1", "tag=102"]]
+    assert (before["vm1"]["tag"], after["vm1"]["tag"]) == (101, 102)
+
+
+def test_tunnel_options_are_exact_and_keys_normalised(state):
+    want = port_want(name="vxlan-ac1f0002", type="vxlan", options={"remote_ip": "172.31.0.2", "key": "0x3e9"},
+                     external_ids={"netfabric_owner": "netfabric-vxlan"})
+    commands, _, after = po.plan_ports("br-tun", [want], state)
+    assert commands == [["set", "Interface", "vxlan-ac1f0002", 'options={"key"="1001","remote_ip"="172.31.0.2"}']]
+    assert after["vxlan-ac1f0002"]["options"] == {"remote_ip": "172.31.0.2", "key": "1001"}
+
+
+def test_port_on_another_bridge_is_moved_in_the_same_transaction(state):
+    commands, _, _ = po.plan_ports("br-tun", [port_want(name="vm1", type="internal")], state)
+    assert commands[0] == ["del-port", "br-int", "vm1"] and commands[1][:3] == ["add-port", "br-tun", "vm1"]
+
+
+def test_new_port_is_one_add_with_its_columns(state):
+    commands, before, after = po.plan_ports("br-tun", [port_want(name="gre-ac1f0003", type="gre",
+                                                                  options={"remote_ip": "172.31.0.3", "key": "flow"})], state)
+    assert commands == [
+        ["add-port", "br-tun", "gre-ac1f0003", 'external_ids:"netfabric_owner"="netfabric"'],
+        ["set", "Interface", "gre-ac1f0003", 'type="gre"', 'options={"key"="flow","remote_ip"="172.31.0.3"}'],
+    ]
+    assert before == {"gre-ac1f0003": None} and after["gre-ac1f0003"]["type"] == "gre"
+
+
+def test_purge_removes_only_this_owners_unlisted_ports(state):
+    commands, before, _ = po.plan_ports("br-tun", [], state, purge=True, owner="netfabric-vxlan")
+    assert commands == [["del-port", "br-tun", "vxlan-ac1f0002"]] and list(before) == ["vxlan-ac1f0002"]
+    assert po.plan_ports("br-tun", [], state, purge=True, owner="netfabric-gre")[0] == []
+
+
+def test_bond_member_change_recreates_the_bond(state):
+    want = port_want(name="bond0", interfaces=["e2", "e1", "e3"], bond_mode="balance-tcp", lacp="active")
+    commands = po.plan_ports("br-int", [want], state)[0]
+    assert commands[0] == ["del-port", "br-int", "bond0"]
+    assert commands[1][:6] == ["add-bond", "br-int", "bond0", "e1", "e2", "e3"]
+
+
+def test_qos_replacement_destroys_the_old_rows(state):
+    have = po.have_port(state, "q1")
+    want = port_want(name="q1", qos={"type": "linux-htb", "other_config": {"max-rate": 100000000}, "queues": {0: {"min-rate": 20000000}}})
+    commands = po.plan_ports("br-int", [want], state)[0]
+    assert ["set", "Port", "q1", "qos=@qos0"] in commands
+    assert ["destroy", "QoS", have["qos"]["uuid"]] in commands
+    assert ["destroy", "Queue", have["qos"]["queue_uuids"][0]] in commands
+    same = port_want(name="q1", qos={"type": "linux-htb", "other_config": {"max-rate": 100000000}, "queues": {0: {"min-rate": 10000000}}},
+                     external_ids={"netfabric_owner": None})
+    assert po.plan_ports("br-int", [same], state)[0] == []
+
+
+@pytest.mark.parametrize("spec, field", [
+    ({"name": "p", "tag": 4096}, "tag"),
+    ({"name": "p", "trunks": [5000]}, "trunks[0]"),
+    ({"name": "p", "type": "vxlan", "options": {"remote_ip": "10.0.0.1", "key": "16777216"}}, "options.key"),
+    ({"name": "p", "type": "gre", "options": {"remote_ip": "10.0.0.1", "key": "4294967296"}}, "options.key"),
+    ({"name": "p", "type": "vxlan", "options": {"remote_ip": "nope"}}, "options.remote_ip"),
+    ({"name": "p", "type": "patch"}, "options.peer"),
+    ({"name": "p", "interfaces": ["only-one"]}, "interfaces"),
+    ({"name": "p", "bond_mode": "balance-tcp"}, "bond_mode"),
+    ({"name": "p", "mtu_request": 20}, "mtu_request"),
+    ({"name": "p:1"}, "name"),
+])
+def test_bad_port_input_names_the_field(spec, field):
+    with pytest.raises(ValidationError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        port_want(**spec)
+
+
+def test_aggregate_rejects_duplicates_with_index():
+    with pytest.raises(ValidationError, match=r"ports\[1\]\.name"):
+        po.want_ports([{"name": "a", "state": "present"}, {"name": "a", "state": "present"}], "netfabric")
+
+
+def test_missing_bridge_is_an_input_error(state):
+    with pytest.raises(ValidationError, match="bridge"):
+        po.plan_ports("br-nope", [port_want(name="x")], state)
