@@ -497,10 +497,8 @@ def parse_flow(text: str, *, ports: dict[int, str] | None = None, declared: bool
     table, priority, cookie = 0, DEFAULT_PRIORITY, None
     attrs: dict[str, str] = {}
     match_tokens: list[str] = []
-    for token in split_top(head):
-        token = token.strip()
-        if not token:
-            continue
+    # dump-flows separates flags from the match by a space ("reset_counts priority=0"), not a comma.
+    for token in (word for part in split_top(head) for word in part.split()):
         name, eq, value = token.partition("=")
         name = name.strip()
         if name in STATS:

@@ -270,3 +270,11 @@ def test_explain_error_names_the_flow(stderr_file, lines, expected):
 ])
 def test_target(bridge, rundir, expected):
     assert F.target(bridge, rundir) == expected
+
+
+def test_dump_flags_separated_by_a_space_are_flags_not_match():
+    """OpenFlow 1.0 add-flow sets reset_counts; dump-flows prints it before the match with a space."""
+    line = " cookie=0x4e46, duration=2.1s, table=0, n_packets=0, n_bytes=0, reset_counts priority=0 actions=drop"
+    (flow,) = F.parse_dump(line, cookie=0x4E46)
+    assert (flow.table, flow.priority, flow.match, flow.actions) == (0, 0, (), "drop")
+    assert flow.text == "table=0,priority=0,reset_counts,actions=drop"
