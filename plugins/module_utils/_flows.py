@@ -116,9 +116,9 @@ class Flow:
 
 # ---------------------------------------------------------------- tokenising
 
-def split_top(text: str, sep: str = ",") -> list[str]:
-    """Split on `sep` outside parentheses, brackets and double quotes (learn(), ct(), "port,name")."""
-    parts, depth, quoted, start = [], 0, False, 0
+def _top_level(text: str):
+    """Yield (index, char) outside parentheses, brackets and double quotes (learn(), ct(), "port,name")."""
+    depth, quoted = 0, False
     for i, ch in enumerate(text):
         if ch == '"':
             quoted = not quoted
@@ -130,30 +130,29 @@ def split_top(text: str, sep: str = ",") -> list[str]:
             depth -= 1
             if depth < 0:
                 raise FlowError(f"unbalanced ')' at position {i}")
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
+        elif depth == 0:
+            yield i, ch
     if quoted:
         raise FlowError("unterminated double quote")
     if depth:
         raise FlowError("unbalanced '('")
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` at the top level only."""
+    parts, start = [], 0
+    for i, ch in _top_level(text):
+        if ch == sep:
+            parts.append(text[start:i])
+            start = i + 1
     parts.append(text[start:])
     return parts
 
 
 def _find_actions(text: str) -> int:
     """Index of the top-level `actions=` keyword (after a comma, a space or at the start), or -1."""
-    depth, quoted = 0, False
-    for i, ch in enumerate(text):
-        if ch == '"':
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif depth == 0 and text.startswith("actions=", i) and (i == 0 or text[i - 1] in ", \t"):
+    for i, _ch in _top_level(text):
+        if text.startswith("actions=", i) and (i == 0 or text[i - 1] in ", \t"):
             return i
     return -1
 
