@@ -41,7 +41,7 @@ fi
 cleanup() {
     local ids nets
     mapfile -t ids < <(podman ps -aq --filter "name=^$PREFIX" 2>/dev/null)
-    ((${#ids[@]})) && podman rm -f -t 0 "${ids[@]}" >/dev/null 2>&1
+    ((${#ids[@]})) && podman rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 9>&-
     mapfile -t nets < <(podman network ls -q --filter "name=^$PREFIX" 2>/dev/null)
     ((${#nets[@]})) && podman network rm -f "${nets[@]}" >/dev/null 2>&1
     rm -rf "${MOLECULE_STATE:?}"/*
@@ -53,8 +53,6 @@ on_signal() {
     cleanup
     exit 130
 }
-trap on_signal INT TERM
-trap cleanup EXIT
 
 # The podman driver's schema has no `subnet`, yet the platforms need fixed addresses (the inventory
 # names each underlay address). So the network a scenario's platforms name is made here, as the
@@ -74,7 +72,7 @@ create_network() {
             echo "molecule.sh: network $name of scenario $1 must start with $PREFIX" >&2
             return 1
         fi
-        podman network create --subnet "$subnet" --label netfabric.lab=molecule "$name" >/dev/null || return 1
+        podman network create --subnet "$subnet" --label netfabric.lab=molecule "$name" >/dev/null 9>&- || return 1
     done <<<"$spec"
 }
 
@@ -92,9 +90,22 @@ for scenario in "${scenarios[@]}"; do
     fi
 done
 
+# Container names and subnets are fixed by the scenarios, so two runs (two checkouts on one
+# machine) would remove each other's containers: they take turns on a lock instead. The lock goes
+# with the process, so a killed run leaves only containers that the cleanup below removes. Children
+# get the descriptor closed (9>&-): a container's conmon or a stray async job must not keep it.
+LOCK="${TMPDIR:-/tmp}/netfabric-molecule.lock"
+exec 9>"$LOCK"
+if ! flock -n 9; then
+    echo "molecule.sh: another molecule run holds $LOCK; waiting for it to finish"
+    flock 9
+fi
+trap on_signal INT TERM
+trap cleanup EXIT
+
 cleanup
 start=$(date +%s%N)
-NETFABRIC_HV_IMAGE="$(bash lab/image/build.sh)" || {
+NETFABRIC_HV_IMAGE="$(bash lab/image/build.sh 9>&-)" || {
     echo "molecule.sh: building the hypervisor image failed" >&2
     exit 1
 }
@@ -109,7 +120,7 @@ for scenario in "${scenarios[@]}"; do
     start=$(date +%s%N)
     create_network "$scenario" &&
         MOLECULE_EPHEMERAL_DIRECTORY="$MOLECULE_STATE/$scenario" \
-        molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario"
+        molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario" 9>&-
     rc=$?
     took="$(seconds_since "$start")"
     if ((rc == 0)); then

@@ -60,7 +60,15 @@ if [[ -z $MIRROR ]]; then
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/netfabric-hv.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+# debootstrap mounts proc and sys inside the rootfs; a killed build may leave them mounted
+remove_work() {
+    local mnt
+    awk -v work="$WORK/" 'index($2, work) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mnt; do
+        umount -l "$mnt" || true
+    done
+    rm -rf --one-file-system "$WORK"
+}
+trap remove_work EXIT
 ROOTFS="$WORK/rootfs"
 
 log "debootstrap $SUITE from $MIRROR"
@@ -83,7 +91,9 @@ rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS/etc/resolv.conf"
 log "podman import as $IMAGE"
 tar -C "$ROOTFS" -c . | podman import --change 'CMD ["sleep","infinity"]' - "$IMAGE" >/dev/null
 # images of earlier versions of this script are of no use any more (one in use stays)
-podman images --format '{{.Repository}}:{{.Tag}}' "${IMAGE%:*}" | grep -vxF "$IMAGE" | while read -r old; do
-    podman rmi "$old" >/dev/null 2>&1 && log "removed $old"
+for old in $(podman images --format '{{.Repository}}:{{.Tag}}' "${IMAGE%:*}"); do
+    if [[ $old != "$IMAGE" ]] && podman rmi "$old" >/dev/null 2>&1; then
+        log "removed $old"
+    fi
 done
 echo "$IMAGE"

@@ -37,7 +37,7 @@ IFNAME_MAX = 15
 _BAD_IFNAME = re.compile(r"[/\s:]")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 # Names the plan itself gives to ports; a VM port with one of them would collide.
-RESERVED_PORTS = frozenset({"br-int", "br-tun", "br-phy", "patch-int", "patch-tun"})
+RESERVED_PORTS = frozenset({"br-int", "br-tun", "br-phy", "patch-int", "patch-tun", "int-br-phy", "phy-br-int"})
 RESERVED_PREFIXES = ("vxlan-", "gre-")
 
 OWNER = "netfabric"
@@ -356,7 +356,7 @@ def _ports(where: str, raw_list: Any, uplink: Any, datapath: str, vlans: list[in
             continue
         seen.add(name)
         if name in taken or name.startswith(RESERVED_PREFIXES):
-            problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN)")
+            problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN, int-br-phy)")
         tenant = raw.get("tenant")
         if not isinstance(tenant, str) or not tenant:
             problems.append(f"{here}: tenant is missing")
@@ -435,17 +435,58 @@ def _cross_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], settings: 
                     f"br-tun cannot tell their traffic apart on one host"
                 )
 
+    _provider_vlan_checks(hosts, tenants, carriers, problems)
+
     underlay_mtu = settings["netfabric_underlay_mtu"]
     if underlay_mtu is None:
         return
     for name, carrying in carriers.items():
         tenant = tenants[name]
+        if tenant.provider_vlan is not None:
+            # Plain 802.1Q on the wire: no encapsulation; the tag is not counted, as Neutron does.
+            if tenant.mtu and tenant.mtu > underlay_mtu:
+                problems.append(f"tenant {name}: mtu {tenant.mtu} (provider VLAN {tenant.provider_vlan}) exceeds netfabric_underlay_mtu {underlay_mtu}")
+            continue
         ipv6 = any(h.version == 6 for h in carrying)
         overhead = ENCAP_OVERHEAD[tenant.overlay] + (IPV6_EXTRA if ipv6 else 0)
         if tenant.mtu and tenant.mtu + overhead > underlay_mtu:
             problems.append(
                 f"tenant {name}: mtu {tenant.mtu} + {overhead} ({tenant.overlay} over IPv{6 if ipv6 else 4}) exceeds netfabric_underlay_mtu {underlay_mtu}"
             )
+
+
+def _provider_vlan_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], carriers: dict[str, list[Host]], problems: list[str]) -> None:
+    """Tenants carried as 802.1Q VLANs on the physical network (Neutron's VLAN provider networks).
+
+    Their VLAN is one layer-2 segment shared by every host on the wire, so two tenants cannot
+    share it and no host may have an interface of its own in it. Only netdev hosts hold the
+    uplink on br-phy, where the tenant's local VLAN is rewritten to the provider VLAN.
+    """
+    by_vlan = defaultdict(list)
+    for tenant in tenants.values():
+        if tenant.provider_vlan is not None:
+            by_vlan[tenant.provider_vlan].append(tenant.name)
+    for vlan, names in by_vlan.items():
+        if len(names) > 1:
+            problems.append(f"tenants {', '.join(names)}: share provider_vlan {vlan}; they would be one network on the wire")
+    for host in hosts.values():
+        for vlan in host.provider_vlans:
+            for name in by_vlan.get(vlan, ()):
+                problems.append(
+                    f"host {host.name}: netfabric_provider_vlans lists VLAN {vlan}, the provider_vlan of tenant {name}; "
+                    "the host would join the tenant's network"
+                )
+    for name, carrying in carriers.items():
+        vlan = tenants[name].provider_vlan
+        if vlan is None:
+            continue
+        for host in carrying:
+            if host.datapath_type != "netdev":
+                problems.append(
+                    f"host {host.name}: tenant {name} has provider_vlan {vlan}, but provider VLAN tenants need the uplink on br-phy: "
+                    f"set netfabric_datapath_type netdev on {host.name} (its uplink and underlay address move onto br-phy) "
+                    f"or carry tenant {name} on other hosts"
+                )
 
 
 def _underlay_checks(hosts: dict[str, Host], problems: list[str]) -> None:

@@ -11,6 +11,14 @@
     table 21  flood the tenant's frames to the tunnels of hosts carrying it, else drop
     table 22  l2pop ARP responder for VMs on other hosts, else -> 21
 
+Provider-VLAN tenants bypass br-tun: br-int and br-phy are joined by the patch pair
+int-br-phy / phy-br-int, and table 0 of each rewrites the VLAN on the way through, as the
+Neutron OVS agent does for VLAN provider networks:
+
+    br-phy    from br-int in a provider tenant's local VLAN -> its provider VLAN, NORMAL;
+              anything else from br-int is dropped; the rest keeps OVS's own NORMAL flow
+    br-int    from br-phy in a provider VLAN -> the tenant's local VLAN, NORMAL; else drop
+
 The spelling is what the ovs_flows module normalises; numbers in hex are `0x3e9` style
 (lowercase, no padding), which is how ovs-ofctl dump-flows prints them back.
 """
@@ -21,11 +29,20 @@ import ipaddress
 from dataclasses import dataclass
 
 PATCH_INT = "patch-int"
+INT_BR_PHY, PHY_BR_INT = "int-br-phy", "phy-br-int"  # Neutron's names: the br-int end, the br-phy end
 LEARN = (
     "learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],"
     "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
     "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])"
 )
+
+
+@dataclass(frozen=True)
+class ProviderLink:
+    """A tenant carried on the wire as 802.1Q `provider_vlan`, `local_vlan` on this host's br-int."""
+
+    local_vlan: int
+    provider_vlan: int
 
 
 @dataclass(frozen=True)
@@ -103,3 +120,24 @@ def _arp_responder(local_vlan: int, vm: RemoteVm) -> str:
         "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
         f"load:{_mac_hex(vm.mac)}->NXM_NX_ARP_SHA[],load:{_ip_hex(vm.ip)}->NXM_OF_ARP_SPA[],IN_PORT"
     )
+
+
+def provider_flows(links: list[ProviderLink]) -> dict[str, list[str]]:
+    """Owned flows of br-int and br-phy for provider-VLAN tenants; none without them.
+
+    br-phy needs no NORMAL flow of ours: a standalone bridge without a controller keeps OVS's
+    own `priority=0,actions=NORMAL` (cookie 0) next to other flows and gets it back after a
+    restart, so the uplink and the underlay address keep switching untouched.
+    """
+    if not links:
+        return {"br-int": [], "br-phy": []}
+    return {
+        "br-int": [
+            *(f"table=0,priority=3,in_port={INT_BR_PHY},dl_vlan={link.provider_vlan},actions=mod_vlan_vid:{link.local_vlan},NORMAL" for link in links),
+            f"table=0,priority=2,in_port={INT_BR_PHY},actions=drop",
+        ],
+        "br-phy": [
+            *(f"table=0,priority=4,in_port={PHY_BR_INT},dl_vlan={link.local_vlan},actions=mod_vlan_vid:{link.provider_vlan},NORMAL" for link in links),
+            f"table=0,priority=2,in_port={PHY_BR_INT},actions=drop",
+        ],
+    }

@@ -7,7 +7,8 @@ bridges             ovs_bridge arguments, one per bridge
 ports               role -> ovs_ports arguments {bridge, owner, ports}; each role prunes only its owner
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
 underlay            where the tunnel endpoint address goes
-flows               bridge -> ovs_flows `flows`; flow_cookie is its `cookie`
+flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy; an empty list removes
+                    stale owned flows); flow_cookie is its `cookie`
 tenants, tunnels    what the host carries and reaches, for reports and tests
 """
 
@@ -18,10 +19,14 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import OWNER, validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
+    INT_BR_PHY,
     PATCH_INT,
+    PHY_BR_INT,
+    ProviderLink,
     RemoteVm,
     TenantPath,
     br_tun_flows,
+    provider_flows,
 )
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Topology, subinterface_name
 
@@ -54,6 +59,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
 
     tenants = []
     paths = []
+    links = []
     for tenant_name in topology.tenants_on[name]:
         tenant = fabric.tenants[tenant_name]
         peers = topology.tenant_peers(name, tenant_name)
@@ -65,8 +71,12 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
                 "local_vlan": vlans[tenant_name],
                 "mtu": tenant.mtu,
                 "peers": list(peers),
+                "provider_vlan": tenant.provider_vlan,
             }
         )
+        if not topology.tunnelled(tenant_name):
+            links.append(ProviderLink(local_vlan=vlans[tenant_name], provider_vlan=tenant.provider_vlan))
+            continue
         remote = ()
         if fabric.mode == "l2pop":
             remote = tuple(
@@ -85,14 +95,17 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         )
 
     bridges = [
-        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "standalone"},
+        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW},
         {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW},
-        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone"},
+        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW},
     ]
+    # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
+    int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}}] if links else []
+    phy_int = [{"name": PHY_BR_INT, "type": "patch", "options": {"peer": INT_BR_PHY}}] if links else []
     fabric_ports = [
-        {"bridge": BR_INT, "owner": OWNER, "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}}]},
+        {"bridge": BR_INT, "owner": OWNER, "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}}, *int_phy]},
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
-        {"bridge": BR_PHY, "owner": OWNER, "ports": [{"name": host.uplink}] if netdev else []},
+        {"bridge": BR_PHY, "owner": OWNER, "ports": ([{"name": host.uplink}] if netdev else []) + phy_int},
     ]
     tenant_ports = [{"name": port.name, "tag": vlans[port.tenant], "external_ids": {"netfabric_tenant": port.tenant}} for port in host.ports]
     tunnel_ports = {
@@ -136,7 +149,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "uplink": host.uplink,
             "bridge": BR_PHY if netdev else None,
         },
-        "flows": {BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop")},
+        "flows": {BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop"), **provider_flows(links)},
         "flow_cookie": fabric.flow_cookie,
         "tenants": tenants,
         "tunnels": tunnels,

@@ -78,7 +78,9 @@ class Topology:
                 carriers[tenant].add(host.name)
         self.tenants_on: dict[str, tuple[str, ...]] = on_host
         self.hosts_of: dict[str, tuple[str, ...]] = {t: tuple(sorted(h)) for t, h in carriers.items()}
-        self.gre_hosts: tuple[str, ...] = tuple(name for name, present in on_host.items() if any(fabric.tenants[t].overlay == "gre" for t in present))
+        self.gre_hosts: tuple[str, ...] = tuple(
+            name for name, present in on_host.items() if any(self.tunnelled(t) and fabric.tenants[t].overlay == "gre" for t in present)
+        )
         self._gre_set = frozenset(self.gre_hosts)
 
     def local_vlans(self, host: str) -> dict[str, int]:
@@ -88,6 +90,10 @@ class Topology:
         slots = allocate_local_vlans(keys.values())
         return {name: slots[key] for name, key in keys.items()}
 
+    def tunnelled(self, tenant: str) -> bool:
+        """Carried through tunnels; a tenant with a provider_vlan travels as 802.1Q on the wire instead."""
+        return self.fabric.tenants[tenant].provider_vlan is None
+
     def tenant_peers(self, host: str, tenant: str) -> tuple[str, ...]:
         """Other hosts carrying this tenant: where its floods and unicasts go."""
         return tuple(h for h in self.hosts_of.get(tenant, ()) if h != host)
@@ -96,11 +102,11 @@ class Topology:
         """(overlay, peer host) pairs this host needs a tunnel to, sorted.
 
         VXLAN: only hosts sharing a VXLAN tenant. GRE: a full mesh among every host
-        carrying any GRE tenant, n(n-1)/2 tunnels.
+        carrying any GRE tenant, n(n-1)/2 tunnels. Provider-VLAN tenants make no peers.
         """
         vxlan: set[str] = set()
         for tenant in self.tenants_on[host]:
-            if self.fabric.tenants[tenant].overlay == "vxlan":
+            if self.tunnelled(tenant) and self.fabric.tenants[tenant].overlay == "vxlan":
                 vxlan.update(self.hosts_of[tenant])
         vxlan.discard(host)
         pairs = [("gre", peer) for peer in self.gre_hosts if peer != host] if host in self._gre_set else []

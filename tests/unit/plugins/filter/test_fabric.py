@@ -81,6 +81,18 @@ def test_validation_errors_name_the_culprits():
     assert "host hv1: netfabric_underlay_ip is missing" in message
 
 
+def test_provider_vlan_through_the_filters():
+    tenants = copy.deepcopy(EXAMPLE["fabric"]["netfabric_tenants"])
+    tenants[0]["provider_vlan"] = 300  # red
+    with pytest.raises(AnsibleFilterError, match="host hv3: tenant red has provider_vlan 300, but provider VLAN tenants need the uplink on br-phy"):
+        fabric.fabric_plan(hostvars(), HOSTS, tenants=tenants)
+    hv = hostvars()
+    hv["hv3"]["netfabric_datapath_type"] = "netdev"
+    hv1 = fabric.fabric_plan(hv, HOSTS, tenants=tenants)["hv1"]
+    assert [f for f in hv1["flows"]["br-phy"] if "mod_vlan_vid:300" in f]
+    assert not [f for f in hv1["flows"]["br-tun"] if "0x3e9" in f]
+
+
 def test_host_outside_the_hypervisor_list():
     with pytest.raises(AnsibleFilterError, match="host hv9 is not in the hypervisor list"):
         fabric.host_plan(hostvars(), "hv9", HOSTS)

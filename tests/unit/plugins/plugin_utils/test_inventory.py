@@ -383,3 +383,66 @@ def test_every_problem_is_reported_at_once():
     assert len(found) == 4
     for culprit in ("netfabric_mode", "host hv1:", "host hv2 port tap-red-2:", "host hv3:"):
         assert any(culprit in p for p in found), culprit
+
+
+# ---------------------------------------------------------------- provider-VLAN tenants
+
+
+def netdev_everywhere():
+    """The example with hv3 on the userspace datapath too, so provider-VLAN tenants are allowed."""
+    hosts, fabric = example()
+    hosts["hv3"]["netfabric_datapath_type"] = "netdev"
+    return hosts, fabric
+
+
+def test_provider_vlan_tenant_on_netdev_hosts_is_valid():
+    hosts, fabric = netdev_everywhere()
+    tenant(fabric, "red")["provider_vlan"] = 300
+    assert validate(hosts, fabric).tenants["red"].provider_vlan == 300
+
+
+def test_provider_vlan_tenant_on_a_system_host_names_host_and_tenant():
+    hosts, fabric = example()  # hv3 runs the kernel datapath: its uplink is not on br-phy
+    tenant(fabric, "red")["provider_vlan"] = 300
+    message = only_problem(hosts, fabric)
+    assert message.startswith("host hv3: tenant red has provider_vlan 300")
+    assert "need the uplink on br-phy" in message and "netfabric_datapath_type netdev" in message
+
+
+def test_system_host_without_the_provider_tenant_is_fine():
+    hosts, fabric = example()
+    tenant(fabric, "red")["provider_vlan"] = 300
+    hosts["hv3"]["netfabric_ports"] = [p for p in hosts["hv3"]["netfabric_ports"] if p["tenant"] != "red"]
+    validate(hosts, fabric)
+
+
+def test_two_tenants_on_one_provider_vlan():
+    hosts, fabric = netdev_everywhere()
+    tenant(fabric, "red")["provider_vlan"] = 300
+    tenant(fabric, "blue")["provider_vlan"] = 300
+    message = only_problem(hosts, fabric)
+    assert message.startswith("tenants ") and "red" in message and "blue" in message and "provider_vlan 300" in message
+
+
+def test_provider_vlan_that_is_also_a_host_vlan():
+    hosts, fabric = netdev_everywhere()
+    tenant(fabric, "red")["provider_vlan"] = 200  # hv1 has its own VLAN 200 interface
+    message = only_problem(hosts, fabric)
+    assert message.startswith("host hv1: netfabric_provider_vlans lists VLAN 200") and "tenant red" in message
+
+
+@pytest.mark.parametrize(("mtu", "ok"), [(1500, True), (1501, False)])
+def test_provider_vlan_tenant_has_no_encapsulation_overhead(mtu, ok):
+    hosts, fabric = netdev_everywhere()
+    tenant(fabric, "red").update(provider_vlan=300, mtu=mtu)
+    if ok:
+        validate(hosts, fabric)
+        return
+    assert only_problem(hosts, fabric).startswith(f"tenant red: mtu {mtu} (provider VLAN 300) exceeds netfabric_underlay_mtu 1500")
+
+
+@pytest.mark.parametrize("name", ["int-br-phy", "phy-br-int"])
+def test_vm_ports_cannot_take_the_br_phy_patch_names(name):
+    hosts, fabric = example()
+    port(hosts, "hv2", "tap-blue-2")["name"] = name
+    assert only_problem(hosts, fabric).startswith(f"host hv2 port {name}: name clashes")

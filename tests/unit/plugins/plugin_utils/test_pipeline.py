@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import RemoteVm, TenantPath, br_tun_flows
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
+    ProviderLink,
+    RemoteVm,
+    TenantPath,
+    br_tun_flows,
+    provider_flows,
+)
 
 TENANTS = [
     TenantPath(
@@ -70,3 +76,23 @@ def test_tunnel_ids_in_lowercase_unpadded_hex(tunnel_id, spelled):
 
 def test_no_tenants_no_tunnels_is_a_closed_pipeline():
     assert br_tun_flows([], [], l2pop=False) == [f for f in LEARNING if "vxlan" not in f and "dl_vlan" not in f and "tun_id" not in f]
+
+
+def test_provider_vlan_flows_exactly():
+    flows = provider_flows([ProviderLink(local_vlan=7, provider_vlan=100), ProviderLink(local_vlan=4094, provider_vlan=4094)])
+    assert flows == {
+        "br-int": [
+            "table=0,priority=3,in_port=int-br-phy,dl_vlan=100,actions=mod_vlan_vid:7,NORMAL",
+            "table=0,priority=3,in_port=int-br-phy,dl_vlan=4094,actions=mod_vlan_vid:4094,NORMAL",
+            "table=0,priority=2,in_port=int-br-phy,actions=drop",
+        ],
+        "br-phy": [
+            "table=0,priority=4,in_port=phy-br-int,dl_vlan=7,actions=mod_vlan_vid:100,NORMAL",
+            "table=0,priority=4,in_port=phy-br-int,dl_vlan=4094,actions=mod_vlan_vid:4094,NORMAL",
+            "table=0,priority=2,in_port=phy-br-int,actions=drop",
+        ],
+    }
+
+
+def test_no_provider_tenants_no_provider_flows_but_both_bridges_listed():
+    assert provider_flows([]) == {"br-int": [], "br-phy": []}

@@ -151,3 +151,91 @@ def test_host_without_ports_has_bridges_but_no_tunnels():
     assert result["hv4"]["tunnels"] == [] and result["hv4"]["tenants"] == []
     assert [b["name"] for b in result["hv4"]["bridges"]] == ["br-int", "br-tun", "br-phy"]
     assert "hv4" not in {t["peer"] for t in result["hv1"]["tunnels"]}
+
+
+# ---------------------------------------------------------------- provider-VLAN tenants
+
+
+def provider_example(**fabric_vars):
+    """red carried as 802.1Q VLAN 300 on the wire (every host netdev), blue stays on the overlay."""
+    hosts, fabric = example(**fabric_vars)
+    hosts["hv3"]["netfabric_datapath_type"] = "netdev"
+    next(t for t in fabric["netfabric_tenants"] if t["name"] == "red")["provider_vlan"] = 300
+    return hosts, fabric
+
+
+def local_vlan(host_plan, tenant):
+    return next(t["local_vlan"] for t in host_plan["tenants"] if t["name"] == tenant)
+
+
+def test_every_plan_lists_the_three_flow_bridges():
+    for variant in (example(), example(netfabric_overlay="gre"), provider_example()):
+        for host_plan in plans(*variant).values():
+            assert list(host_plan["flows"]) == ["br-tun", "br-int", "br-phy"]
+
+
+@pytest.mark.parametrize("mode", ["learning", "l2pop"])
+def test_provider_vlan_tenant_bypasses_br_tun(mode):
+    result = plans(*provider_example(netfabric_mode=mode))
+    for host_plan in result.values():
+        red, blue = local_vlan(host_plan, "red"), local_vlan(host_plan, "blue")
+        br_tun = host_plan["flows"]["br-tun"]
+        assert not [f for f in br_tun if "tun_id=0x3e9" in f or "set_tunnel:0x3e9" in f or f"dl_vlan={red}," in f], br_tun
+        # blue is still tunnelled as before
+        blue_in = [f for f in br_tun if f.startswith("table=3,priority=1,tun_id=0x3ea,")]
+        assert blue_in == [f"table=3,priority=1,tun_id=0x3ea,actions=mod_vlan_vid:{blue},resubmit(,10)"]
+        assert [f for f in br_tun if f.startswith(f"table=21,priority=1,dl_vlan={blue},")]
+        assert next(t for t in host_plan["tenants"] if t["name"] == "red")["provider_vlan"] == 300
+    if mode == "l2pop":
+        hv1 = result["hv1"]["flows"]["br-tun"]
+        assert not [f for f in hv1 if "52:54:00:01:" in f or "0x52540001" in f], "no l2pop entries for red's VMs"
+        assert [f for f in hv1 if "52:54:00:02:00:02" in f], "blue's remote VMs are still populated"
+
+
+def test_provider_vlan_tenant_gets_the_patch_pair_and_vlan_rewrites():
+    for name, host_plan in plans(*provider_example()).items():
+        red = local_vlan(host_plan, "red")
+        sets = {s["bridge"]: s for s in host_plan["ports"]["fabric"]}
+        assert sets["br-int"]["ports"] == [
+            {"name": "patch-tun", "type": "patch", "options": {"peer": "patch-int"}},
+            {"name": "int-br-phy", "type": "patch", "options": {"peer": "phy-br-int"}},
+        ]
+        uplink = {"hv3": "eth0"}.get(name, "uplink")
+        assert sets["br-phy"]["ports"] == [{"name": uplink}, {"name": "phy-br-int", "type": "patch", "options": {"peer": "int-br-phy"}}]
+        assert {s["owner"] for s in sets.values()} == {"netfabric"}
+        assert host_plan["flows"]["br-phy"] == [
+            f"table=0,priority=4,in_port=phy-br-int,dl_vlan={red},actions=mod_vlan_vid:300,NORMAL",
+            "table=0,priority=2,in_port=phy-br-int,actions=drop",
+        ], name
+        assert host_plan["flows"]["br-int"] == [
+            f"table=0,priority=3,in_port=int-br-phy,dl_vlan=300,actions=mod_vlan_vid:{red},NORMAL",
+            "table=0,priority=2,in_port=int-br-phy,actions=drop",
+        ], name
+        assert {"int-br-phy", "phy-br-int"} <= set(host_plan["verify_ports"])
+
+
+def test_host_without_provider_tenants_has_no_patch_pair_and_empty_flow_lists():
+    hosts, fabric = provider_example()
+    hosts["hv2"]["netfabric_ports"] = [p for p in hosts["hv2"]["netfabric_ports"] if p["tenant"] != "red"]
+    hv2 = plans(hosts, fabric)["hv2"]
+    names = {p["name"] for s in hv2["ports"]["fabric"] for p in s["ports"]}
+    assert not names & {"int-br-phy", "phy-br-int"}
+    assert hv2["flows"]["br-int"] == [] and hv2["flows"]["br-phy"] == []
+
+
+def test_hosts_sharing_only_provider_tenants_are_not_tunnel_peers():
+    hosts, fabric = provider_example()
+    hosts["hv3"]["netfabric_ports"] = [p for p in hosts["hv3"]["netfabric_ports"] if p["tenant"] == "red"]
+    result = plans(hosts, fabric)
+    assert result["hv3"]["tunnels"] == [] and result["hv3"]["ports"]["vxlan"]["ports"] == []
+    for name in ("hv1", "hv2"):
+        assert [t["peer"] for t in result[name]["tunnels"]] == [p for p in ("hv1", "hv2") if p != name]
+    assert [t["peers"] for t in result["hv3"]["tenants"]] == [["hv1", "hv2"]]  # red still reaches them, on the wire
+
+
+def test_gre_provider_tenant_does_not_join_the_gre_mesh():
+    hosts, fabric = provider_example(netfabric_overlay="gre")
+    hosts["hv3"]["netfabric_ports"] = [p for p in hosts["hv3"]["netfabric_ports"] if p["tenant"] == "red"]
+    result = plans(hosts, fabric)
+    assert result["hv3"]["ports"]["gre"]["ports"] == []
+    assert [t["peer"] for t in result["hv1"]["tunnels"]] == ["hv2"]

@@ -185,3 +185,21 @@ def test_thousand_hosts_and_four_thousand_tenants_complete():
     ports = sum(len(p["ports"]["tenants"]["ports"]) for p in plans.values())
     assert ports == 12000
     assert sum(len(p["tenants"]) for p in plans.values()) == 12000
+
+
+def test_provider_vlan_tenants_make_no_tunnel_peers():
+    hosts = {f"hv{i}": {"netfabric_underlay_ip": f"10.0.0.{i + 1}/24", "netfabric_uplink": "eth0", "netfabric_datapath_type": "netdev"} for i in range(4)}
+    tenants = [
+        {"name": "a", "tunnel_id": 1, "overlay": "vxlan", "provider_vlan": 10},
+        {"name": "b", "tunnel_id": 2, "overlay": "gre", "provider_vlan": 20},
+        {"name": "c", "tunnel_id": 3, "overlay": "vxlan"},
+    ]
+    where = {"a": [0, 1, 2, 3], "b": [0, 1, 2, 3], "c": [0, 1]}
+    for name, indexes in where.items():
+        for i in indexes:
+            hosts[f"hv{i}"].setdefault("netfabric_ports", []).append({"name": f"{name}-{i}", "tenant": name})
+    topo = plan.build(hosts, {"netfabric_tenants": tenants})
+    assert topo.peers("hv0") == [("vxlan", "hv1")]  # only c is tunnelled
+    assert topo.peers("hv2") == [] and topo.peers("hv3") == []  # a and b only: the wire carries them
+    assert topo.gre_hosts == ()  # b is GRE by name only
+    assert topo.tenant_peers("hv2", "a") == ("hv0", "hv1", "hv3")  # still the hosts sharing it
