@@ -114,10 +114,18 @@ def netns_list():
         return []
 
 
-def down(prefix: str):
-    """Remove every namespace and process of this prefix, whatever state a killed run left."""
+def down(prefix: str, *, family: bool = False):
+    """Remove every namespace and process of this prefix, whatever state a killed run left.
+
+    family=True also removes labs whose prefix merely starts with it (a test session's sub-labs).
+    """
+    if family:
+        base = lab_root(prefix).parent
+        for root in sorted(base.glob(prefix + "*")) if base.exists() else []:
+            if root.name != prefix:
+                down(root.name)
     for ns in netns_list():
-        if ns.startswith(prefix + "-"):
+        if ns.startswith(prefix + "-") or (family and ns.startswith(prefix)):
             pids = sh("ip", "netns", "pids", ns, capture=True, check=False).split()
             for pid in pids:
                 try:

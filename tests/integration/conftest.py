@@ -28,9 +28,9 @@ _names = itertools.count(1)
 @pytest.fixture(scope="session", autouse=True)
 def clean_lab():
     """Remove what a killed earlier run left, and everything this run made, even on failure."""
-    netns.down(PREFIX)
+    netns.down(PREFIX, family=True)
     yield
-    netns.down(PREFIX)
+    netns.down(PREFIX, family=True)
 
 
 @pytest.fixture
