@@ -175,7 +175,7 @@ def picture(prefix: str, example: Path, out: Path):
             x1, x2 = xs[host] + box_w / 2, xs[peer] + box_w / 2
             top = 60 + 25 * (len(drawn) % 5)
             parts.append(f'<path d="M{x1},{y} C{x1},{top} {x2},{top} {x2},{y}" fill="none" stroke="#555" stroke-width="2"/>')
-            parts.append(f'<text x="{(x1 + x2) / 2 - 40}" y="{top + 30}" fill="#333">{port["name"]}</text>')
+            parts.append(f'<text x="{(x1 + x2) / 2 - 40}" y="{top + 30}" fill="#333">{port["type"]} {host} - {peer}</text>')
     for host in names:
         x = xs[host]
         parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="8" fill="#f4f4f4" stroke="#333"/>')
