@@ -48,8 +48,16 @@ cleanup() {
     return 0
 }
 
+# molecule runs in the background, in its own process group (setsid), and is waited for: a TERM
+# (lab/run's stage timeout) or an INT is handled at once by stopping molecule with its
+# ansible-playbook children, then removing what they made.
+child=""
 on_signal() {
     echo "molecule.sh: interrupted, cleaning up" >&2
+    if [[ -n $child ]]; then
+        kill -TERM -- "-$child" 2>/dev/null
+        wait "$child" 2>/dev/null
+    fi
     cleanup
     exit 130
 }
@@ -118,10 +126,16 @@ failed=0
 for scenario in "${scenarios[@]}"; do
     printf '\n===== molecule scenario %s =====\n' "$scenario"
     start=$(date +%s%N)
-    create_network "$scenario" &&
+    if create_network "$scenario"; then
         MOLECULE_EPHEMERAL_DIRECTORY="$MOLECULE_STATE/$scenario" \
-        molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario" 9>&-
-    rc=$?
+            setsid molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario" 9>&- &
+        child=$!
+        wait "$child"
+        rc=$?
+        child=""
+    else
+        rc=1
+    fi
     took="$(seconds_since "$start")"
     if ((rc == 0)); then
         results+=("$(printf '%-12s %8s  PASS' "$scenario" "$took")")

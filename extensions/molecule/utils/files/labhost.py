@@ -197,7 +197,7 @@ def probe(args: argparse.Namespace) -> dict:
         "sent": args.count,
         "received": received,
         "neighbour": neighbour,
-        "capture": lines[:40],
+        "capture": lines[:12],
         "captured": len(lines),
     }
 
