@@ -96,8 +96,7 @@ def test_bridge_present_as_recorded_plans_nothing(state):
     commands, before, after = br.plan_bridge(want, state)
     assert commands == [["set", "Bridge", "br-tun", 'external_ids:"netfabric_owner"="netfabric"']]
     assert before["ports"] == ["patch-int", "vxlan-ac1f0002"] and after["external_ids"] == {"netfabric_owner": "netfabric"}
-    commands, _, _ = br.plan_bridge(bridge_want(name="br-int", datapath_type="netdev"), state)
-    assert commands == []
+    assert br.plan_bridge(bridge_want(name="br-int", datapath_type="netdev"), state)[0] == []
 
 
 def test_bridge_changes_only_what_differs(state):
@@ -131,8 +130,8 @@ def test_ports_as_recorded_plan_nothing(state):
 
 
 def test_port_change_is_minimal(state):
-    commands, before, after = po.plan_ports("br-int", [port_want(name="vm1", type="internal", tag=102,
-                                                                  external_ids={"netfabric_owner": "netfabric-tenants"})], state)
+    want = port_want(name="vm1", type="internal", tag=102, external_ids={"netfabric_owner": "netfabric-tenants"})
+    commands, before, after = po.plan_ports("br-int", [want], state)
     assert commands == [["set", "Port", "vm1", "tag=102"]]
     assert (before["vm1"]["tag"], after["vm1"]["tag"]) == (101, 102)
 
@@ -140,19 +139,19 @@ def test_port_change_is_minimal(state):
 def test_tunnel_options_are_exact_and_keys_normalised(state):
     want = port_want(name="vxlan-ac1f0002", type="vxlan", options={"remote_ip": "172.31.0.2", "key": "0x3e9"},
                      external_ids={"netfabric_owner": "netfabric-vxlan"})
-    commands, _, after = po.plan_ports("br-tun", [want], state)
+    commands, _before, after = po.plan_ports("br-tun", [want], state)
     assert commands == [["set", "Interface", "vxlan-ac1f0002", 'options={"key"="1001","remote_ip"="172.31.0.2"}']]
     assert after["vxlan-ac1f0002"]["options"] == {"remote_ip": "172.31.0.2", "key": "1001"}
 
 
 def test_port_on_another_bridge_is_moved_in_the_same_transaction(state):
-    commands, _, _ = po.plan_ports("br-tun", [port_want(name="vm1", type="internal")], state)
+    commands = po.plan_ports("br-tun", [port_want(name="vm1", type="internal")], state)[0]
     assert commands[0] == ["del-port", "br-int", "vm1"] and commands[1][:3] == ["add-port", "br-tun", "vm1"]
 
 
 def test_new_port_is_one_add_with_its_columns(state):
-    commands, before, after = po.plan_ports("br-tun", [port_want(name="gre-ac1f0003", type="gre",
-                                                                  options={"remote_ip": "172.31.0.3", "key": "flow"})], state)
+    want = port_want(name="gre-ac1f0003", type="gre", options={"remote_ip": "172.31.0.3", "key": "flow"})
+    commands, before, after = po.plan_ports("br-tun", [want], state)
     assert commands == [
         ["add-port", "br-tun", "gre-ac1f0003", 'external_ids:"netfabric_owner"="netfabric"'],
         ["set", "Interface", "gre-ac1f0003", 'type="gre"', 'options={"key"="flow","remote_ip"="172.31.0.3"}'],
@@ -161,7 +160,7 @@ def test_new_port_is_one_add_with_its_columns(state):
 
 
 def test_purge_removes_only_this_owners_unlisted_ports(state):
-    commands, before, _ = po.plan_ports("br-tun", [], state, purge=True, owner="netfabric-vxlan")
+    commands, before, _after = po.plan_ports("br-tun", [], state, purge=True, owner="netfabric-vxlan")
     assert commands == [["del-port", "br-tun", "vxlan-ac1f0002"]] and list(before) == ["vxlan-ac1f0002"]
     assert po.plan_ports("br-tun", [], state, purge=True, owner="netfabric-gre")[0] == []
 
