@@ -29,7 +29,7 @@ ip link set lo up
 
 {
     echo "== kernel $(uname -r), repo $REPO, venv $VENV"
-    modprobe -v -a -d "$CACHE/modroot" 8021q ip_gre openvswitch dummy vxlan veth || echo "== modprobe failed: $?"
+    modprobe -v -a -d "$CACHE/modroot" 8021q ip_gre openvswitch dummy vxlan veth bridge || echo "== modprobe failed: $?"
     lsmod
 
     # Open vSwitch with its state on the tmpfs, found by every tool through OVS_RUNDIR.

@@ -69,16 +69,9 @@ def recap(output: str) -> dict[str, dict[str, int]]:
             for host, ok, changed, unr, failed in RECAP.findall(output)}
 
 
-def load_bridge_module() -> None:
-    """lab/netns.py's underlay switch is a Linux bridge, a module of the UML kernel init.sh does not load."""
-    if not Path("/sys/module/bridge").exists():
-        netns.sh("modprobe", "-d", REPO / ".cache" / "uml" / "modroot", "bridge")
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The lab built, the site playbook applied and applied again; the lab removed afterwards."""
-    load_bridge_module()
     try:
         lab_inventory = fabric.up(PREFIX, INVENTORY)
         work = tmp_path_factory.mktemp("ansible")
