@@ -12,7 +12,6 @@ vports, because the datapath is per network namespace.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import netns  # noqa: E402  (the shared lab, not an installed package)
+from kernel_ansible import run_playbook  # noqa: E402  (beside this file)
 
 PLAYBOOK = Path(__file__).with_name("playbook.yml")
 PREFIX = "kern"
@@ -92,17 +92,7 @@ def lab(tmp_path_factory):
 
 
 def playbook(work: Path) -> Run:
-    env = dict(
-        os.environ,
-        ANSIBLE_HOME=str(work / "home"),
-        ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
-        ANSIBLE_REMOTE_TMP=str(work / "remote-tmp"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_PIPELINING="True",  # one python per task instead of several shell calls: forks are dear in UML
-        ANSIBLE_RETRY_FILES_ENABLED="False",
-    )
-    argv = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(work / "inventory.yml"), str(PLAYBOOK)]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    proc = run_playbook(work, "-i", str(work / "inventory.yml"), str(PLAYBOOK))
     return Run(proc.returncode, proc.stdout + proc.stderr)
 
 

@@ -10,7 +10,6 @@ own state and send pings between VM namespaces while tcpdump watches the underla
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import fabric  # noqa: E402  (the shared lab, not an installed package)
 import netns  # noqa: E402
+from kernel_ansible import run_playbook  # noqa: E402  (beside this file)
 
 INVENTORY = Path(__file__).with_name("inventory")
 PREFIX = "nfk"
@@ -49,18 +49,7 @@ def reaches(source: str, target: str, tries: int = 1) -> bool:
 
 
 def playbook(work: Path, lab_inventory: Path) -> tuple[int, str]:
-    env = dict(
-        os.environ,
-        ANSIBLE_HOME=str(work / "home"),
-        ANSIBLE_LOCAL_TEMP=str(work / "tmp"),
-        ANSIBLE_REMOTE_TMP=str(work / "remote-tmp"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_PIPELINING="True",  # one python per task instead of several: forks are dear in UML
-        ANSIBLE_RETRY_FILES_ENABLED="False",
-    )
-    argv = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(INVENTORY), "-i", str(lab_inventory),
-            str(REPO / "playbooks" / "site.yml")]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    proc = run_playbook(work, "-i", str(INVENTORY), "-i", str(lab_inventory), str(REPO / "playbooks" / "site.yml"))
     return proc.returncode, proc.stdout + proc.stderr
 
 
