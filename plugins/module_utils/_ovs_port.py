@@ -276,7 +276,7 @@ def _update_port(want, have, index):
 
 def predicted(want, have, bridge):
     """The port as it will read after the transaction (the `after` of the diff)."""
-    base = dict(have) if have and have.get("bridge") == bridge and _same_members(want, have) else {
+    base = dict(have) if have and not _recreated(want, have, bridge) else {
         "type": "system", "options": {}, "tag": None, "trunks": [], "vlan_mode": None, "external_ids": {},
         "other_config": {}, "mtu_request": None, "interfaces": None, "bond_mode": None, "lacp": None,
         "ingress_policing_rate": 0, "ingress_policing_burst": 0, "qos": None,
@@ -287,15 +287,13 @@ def predicted(want, have, bridge):
             after[column] = merged_map(base.get(column), value)
         elif value is not None and column not in ("name", "state"):
             after[column] = value
-    after.pop("ofport", None)
-    after.pop("error", None)
-    if after.get("qos"):
-        after["qos"] = {k: after["qos"][k] for k in ("type", "other_config", "queues")}
-    return after
+    return public(after)
 
 
-def _same_members(want, have):
-    return want.get("interfaces") == have.get("interfaces")
+def _recreated(want, have, bridge):
+    """A port that changes bridge, or a bond that changes members, is deleted and added whole
+    in the same transaction."""
+    return have["bridge"] != bridge or (want["interfaces"] is not None and want["interfaces"] != have["interfaces"])
 
 
 def public(port):
@@ -327,7 +325,7 @@ def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric"):
             continue
         if have is None:
             commands += _create_port(bridge, want, index)
-        elif have["bridge"] != bridge or not _same_members(want, have) and want["interfaces"] is not None:
+        elif _recreated(want, have, bridge):
             commands.append(["del-port", have["bridge"], name])
             commands += _create_port(bridge, want, index)
         else:
