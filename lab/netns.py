@@ -14,6 +14,7 @@ later run can find and remove what a killed run left behind, and two labs never 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -64,6 +65,27 @@ class Hypervisor:
 
     def ofctl(self, *args):
         return self.exec("ovs-ofctl", *args)
+
+    @contextlib.contextmanager
+    def tcpdump(self, bpf: str, *flags: str, iface: str = "uplink"):
+        """Capture on iface for as long as the with-block runs; the yielded list gets tcpdump's lines.
+
+        No packet count: unrelated traffic (IPv6 router solicitations of other VMs) must not end
+        the capture before the packets the test looks for. The block starts only once tcpdump
+        says it is listening, so no packet of the block is missed.
+        """
+        lines: list[str] = []
+        dump = subprocess.Popen(["ip", "netns", "exec", self.netns, "tcpdump", "-n", "-l", "-U", *flags, "-i", iface, *bpf.split()],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for _line in range(5):  # a line about verbosity, then "listening on IFACE"
+                if "listening on" in dump.stderr.readline():
+                    break
+            yield lines
+        finally:
+            time.sleep(0.5)  # the last packets of the block reach tcpdump's output
+            dump.terminate()
+            lines.extend(dump.communicate(timeout=10)[0].splitlines())
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)

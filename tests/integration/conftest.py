@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import netns  # noqa: E402  (the shared lab, not an installed package)
 
-PREFIX = os.environ.get("NETFABRIC_TEST_PREFIX", "nfit")
+# Under pytest-xdist each worker (gw0, gw1, ...) gets its own prefix: no two labs share a namespace.
+PREFIX = os.environ.get("NETFABRIC_TEST_PREFIX", "nfit") + os.environ.get("PYTEST_XDIST_WORKER", "").replace("gw", "w")
 _names = itertools.count(1)
 
 

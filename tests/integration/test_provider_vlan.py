@@ -7,8 +7,6 @@ pings and tcpdump; then red goes back to VXLAN and the br-phy wiring disappears.
 
 from __future__ import annotations
 
-import subprocess
-import time
 
 import pytest
 import yaml
@@ -40,12 +38,8 @@ def set_red_provider_vlan(lab, vlan):
 
 def capture_link_layer(lab, host, source, target):
     """Every frame on the host's uplink (tcpdump -e: 802.1Q tags shown) while source pings target."""
-    hv = lab.hv(host)
-    dump = subprocess.Popen(["ip", "netns", "exec", hv.netns, "timeout", "5", "tcpdump", "-e", "-n", "-l", "-i", "uplink"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    time.sleep(1.5)
-    reached = lab.reaches(source, target)
-    lines = dump.communicate(timeout=15)[0].splitlines()
+    with lab.hv(host).tcpdump("", "-e") as lines:
+        reached = lab.reaches(source, target)
     return reached, lines
 
 

@@ -173,12 +173,7 @@ def capture_while_pinging(hv: netns.Hypervisor, bpf: str, vm: str, target: str) 
     Pings repeat until one is answered (bounded): in the first seconds after boot, OVS 3.1
     counts zero CPUs and drops upcalls until it counts again.
     """
-    tcpdump = subprocess.Popen(["ip", "netns", "exec", hv.netns, "tcpdump", "-l", "-n", "-i", "uplink", bpf],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for _try in range(5):  # "listening on ..." comes once the capture is set up
-            if "listening on" in tcpdump.stderr.readline():
-                break
+    with hv.tcpdump(bpf) as lines:
         answered = False
         for _try in range(30):
             ping = subprocess.run(["ip", "netns", "exec", f"{PREFIX}-{vm}", "ping", "-c", "1", "-W", "1", target],
@@ -188,11 +183,7 @@ def capture_while_pinging(hv: netns.Hypervisor, bpf: str, vm: str, target: str) 
                 break
             time.sleep(0.5)
         assert answered, f"{vm} -> {target}: no answer\n{ping.stdout}{hv.exec('ovs-dpctl', 'dump-flows')}"
-    finally:
-        time.sleep(0.5)  # let tcpdump print the last packets
-        tcpdump.terminate()
-        out = tcpdump.communicate(timeout=10)[0]
-    return out
+    return "\n".join(lines) + "\n"
 
 
 def test_ping_over_vxlan(runs, lab):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -119,18 +118,9 @@ def test_tenants_reach_their_own_vms_across_hosts_and_stay_isolated(runs):
 def capture(source: str, target: str) -> str:
     """tcpdump's text for VXLAN and GRE on hv1's uplink while source pings target."""
     hv1 = netns.Hypervisor(PREFIX, "hv1")
-    dump = subprocess.Popen(["ip", "netns", "exec", hv1.netns, "tcpdump", "-l", "-n", "-i", "uplink", "udp port 4789 or proto gre"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for _line in range(5):  # "listening on ..." once the capture is set up
-            if "listening on" in dump.stderr.readline():
-                break
+    with hv1.tcpdump("udp port 4789 or proto gre") as lines:
         assert reaches(source, target, tries=40), f"{source} -> {target}"
-    finally:
-        time.sleep(0.5)  # let tcpdump print the last packets
-        dump.terminate()
-        out = dump.communicate(timeout=10)[0]
-    return out
+    return "\n".join(lines) + "\n"
 
 
 def test_underlay_carries_red_in_vxlan_vni_1001_and_blue_in_gre_key_2002(runs):

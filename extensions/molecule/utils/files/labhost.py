@@ -197,7 +197,7 @@ def probe(args: argparse.Namespace) -> dict:
         "sent": args.count,
         "received": received,
         "neighbour": neighbour,
-        "capture": lines[:12],
+        "capture": lines,  # all of it: other VMs' chatter (IPv6 solicitations) may come first
         "captured": len(lines),
     }
 
