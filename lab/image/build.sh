@@ -10,7 +10,8 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SUITE=bookworm
-PACKAGES=(openvswitch-switch iputils-ping tcpdump procps ethtool)
+# systemd: the restart scenario boots it as init to run the flow-restore unit for real; the others run sleep.
+PACKAGES=(openvswitch-switch iputils-ping tcpdump procps ethtool systemd systemd-sysv)
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO/lab/containers.conf}"
 
 TAG="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"

@@ -7,6 +7,7 @@ reaches it through an interpreter wrapper, so the playbook treats it as a real h
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -26,18 +27,26 @@ import netns  # noqa: E402
 class Lab:
     """An example fabric built in namespaces, with the inventory files the playbooks run on."""
 
-    def __init__(self, prefix: str, example: str, tmp: Path, **group_overrides):
+    def __init__(self, prefix: str, example: str, tmp: Path, host_overrides=None, **group_overrides):
         self.prefix = prefix
         self.example = tmp / "inventory"
         shutil.copytree(REPO / "examples" / example, self.example)
         if group_overrides:
             self.edit_group(**group_overrides)
+        for host, values in (host_overrides or {}).items():
+            self.edit_host(host, **values)
         self.lab_inventory = fabric.up(prefix, self.example)
 
     def edit_group(self, **values):
         path = self.example / "group_vars" / "hypervisors.yml"
         data = yaml.safe_load(path.read_text())
         data.update(values)
+        path.write_text(yaml.safe_dump(data))
+
+    def edit_host(self, name, **values):
+        path = self.example / "hosts.yml"
+        data = yaml.safe_load(path.read_text())
+        data["hypervisors"]["hosts"][name].update(values)
         path.write_text(yaml.safe_dump(data))
 
     def hosts(self):
@@ -163,6 +172,34 @@ def test_gre_fabric(lab_factory):
     assert not re.search(r"key=0x7d1,.*ICMP echo", seen), f"red's key carried blue's ping:\n{seen}"
     ports = lab.hv("hv1").vsctl("list-ports", "br-tun").split()
     assert sorted(ports) == ["gre-ac1f0002", "gre-ac1f0003", "patch-int"]
+
+
+def test_one_host_at_a_time_builds_the_fabric_a_full_run_builds(lab_factory):
+    """`--limit HOST` per host, as an AWX sliced job runs: each host plans from inventory variables
+    alone, so three single-host runs make the whole fabric, and a full run after them changes nothing."""
+    lab = lab_factory("vxlan")
+    for host in lab.hosts():
+        counts = lab.playbook("site", "--limit", host)
+        assert list(counts) == [host] and counts[host]["changed"] > 0, counts
+    assert_isolated_tenants(lab)
+    full = lab.playbook()
+    assert all(counts["changed"] == 0 for counts in full.values()), full
+
+
+def test_vxlan_over_an_ipv6_underlay(lab_factory):
+    """IPv6 tunnel endpoints: hashed tunnel names, VXLAN in IPv6 on the wire, tenants still isolated."""
+    lab = lab_factory("vxlan", host_overrides={f"hv{n}": {"netfabric_underlay_ip": f"fd00:31::{n}/64"} for n in (1, 2, 3)})
+    first = lab.playbook()
+    assert all(counts["failed"] == 0 for counts in first.values()), first
+    tunnels = json.loads(lab.hv("hv1").vsctl("--format=json", "--columns=name,options", "find", "Interface", "type=vxlan"))
+    remotes = sorted(dict(options[1])["remote_ip"] for _name, options in tunnels["data"])
+    assert remotes == ["fd00:31::2", "fd00:31::3"], tunnels
+    assert all(re.fullmatch(r"vxlan-[0-9a-f]{8}", name) for name, _options in tunnels["data"]), tunnels
+    assert_isolated_tenants(lab)
+    seen = lab.capture("hv1", "tap-red-1", "tap-red-2", "udp port 4789")
+    assert re.search(r"IP6 fd00:31::1\.\d+ > fd00:31::2\.4789: VXLAN.* vni 1001\n.*10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request", seen), seen
+    second = lab.playbook()
+    assert all(counts["changed"] == 0 for counts in second.values()), second
 
 
 def test_vxlan_l2pop_answers_arp_locally_and_does_not_flood_known_macs(lab_factory):

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Lab helper that runs inside a hypervisor container of the molecule scenarios.
 
-The containers have no systemd and no hypervisor, so this script plays both: it starts Open vSwitch
-by hand (LAB.md tier 2), builds "VMs" as network namespaces joined by veth to a port the
-inventory names, and sends real packets between them for verify. Every subcommand prints one
-JSON object (with "changed" for Ansible's changed_when) and exits non-zero only on a lab failure;
+The containers have no hypervisor and (but for the restart scenario's) no systemd, so this script
+plays both: it starts Open vSwitch (by hand, LAB.md tier 2, or as a systemd service where systemd is
+init), builds "VMs" as network namespaces joined by veth to a port the inventory names, and sends
+real packets between them for verify. Every subcommand prints one JSON object (with "changed" for
+Ansible's changed_when) and exits non-zero only on a lab failure;
 whether a ping should have passed is for the playbook to assert.
 
     labhost.py setup [--underlay] [PORT,MAC,ADDRESS/PREFIX ...]   all of ovs-start, br-phy and vm
@@ -52,7 +53,22 @@ def daemon_alive(name: str) -> bool:
     return True
 
 
-def ovs_start(_args: argparse.Namespace) -> dict:
+def systemd_runs() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def ovs_start_systemd() -> bool:
+    """Where systemd is init (the restart scenario), Open vSwitch is its service, as on a real host."""
+    run("systemctl", "is-system-running", "--wait", check=False)  # boot done: the OVS units have started
+    tso = run("ovs-vsctl", "--timeout=10", "get", "Open_vSwitch", ".", "other_config:userspace-tso-enable", check=False)
+    if tso.stdout.strip() == '"true"':
+        return False
+    run("ovs-vsctl", "--timeout=10", "set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true")
+    run("systemctl", "restart", "ovs-vswitchd.service")  # TSO is read when ovs-vswitchd starts
+    return True
+
+
+def ovs_start_by_hand() -> bool:
     """ovsdb-server, then userspace TSO (it must be set before ovs-vswitchd starts), then ovs-vswitchd."""
     changed = False
     for path in (RUNDIR, Path("/var/log/openvswitch"), DB.parent):
@@ -72,8 +88,13 @@ def ovs_start(_args: argparse.Namespace) -> dict:
     if not daemon_alive("ovs-vswitchd"):
         run("ovs-vswitchd", "--pidfile", "--detach", "--log-file", "-vconsole:off")
         changed = True
+    return changed
+
+
+def ovs_start(_args: argparse.Namespace) -> dict:
+    changed = ovs_start_systemd() if systemd_runs() else ovs_start_by_hand()
     version = run("ovs-vsctl", "--timeout=10", "get", "Open_vSwitch", ".", "ovs_version").stdout.strip().strip('"')
-    return {"changed": changed, "ovs_version": version}
+    return {"changed": changed, "ovs_version": version, "systemd": systemd_runs()}
 
 
 def link(name: str, netns: str | None = None) -> dict | None:
