@@ -12,6 +12,7 @@ from __future__ import annotations
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
     COMMON_ARGS,
+    MissingBridge,
     OWNER_KEY,
     atom,
     map_updates,
@@ -310,7 +311,7 @@ def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric"):
     """(commands, before, after) for a list of ports on one bridge; before/after keyed by port name."""
     if bridge not in state.bridges and not _fake_bridge(state, bridge):
         if any(w["state"] == "present" for w in wants):
-            raise v.ValidationError(f"bridge: {bridge!r} does not exist (create it first with netfabric.ovs.ovs_bridge)")
+            raise MissingBridge(bridge)
         return [], {}, {}
     commands, before, after = [], {}, {}
     named = set()

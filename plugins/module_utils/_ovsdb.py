@@ -75,6 +75,10 @@ class OvsState:
             for name in row["port_names"]:
                 self.ports[name]["bridge"] = row["name"]
 
+    def assume_bridge(self, name):
+        """Check mode only: plan as if an earlier task had created this bridge, empty."""
+        self.bridges[name] = {"name": name, "ports": [], "port_names": [], "external_ids": {}, "other_config": {}}
+
     def bridge_of(self, port):
         return self.ports.get(port, {}).get("bridge")
 
@@ -140,6 +144,14 @@ def transaction_argv(commands):
     return argv
 
 
+class MissingBridge(ValidationError):
+    """A port names a bridge that does not exist: an error, except in check mode (see converge)."""
+
+    def __init__(self, bridge):
+        super().__init__(f"bridge: {bridge!r} does not exist (create it first with netfabric.ovs.ovs_bridge)")
+        self.bridge = bridge
+
+
 def converge(module, prepare, plan):
     """Common module flow: validate, read once, plan the difference, apply it in one transaction.
 
@@ -152,13 +164,21 @@ def converge(module, prepare, plan):
     try:
         want = prepare()
         state = read_state(vsctl)
-        commands, before, after = plan(want, state)
+        assumed = []
+        try:
+            commands, before, after = plan(want, state)
+        except MissingBridge as exc:
+            if not module.check_mode:
+                raise
+            module.warn(f"{exc} (check mode: it may be created by an earlier task)")
+            state.assume_bridge(exc.bridge)
+            assumed = [["add-br", exc.bridge]]
+            commands, before, after = plan(want, state)
         if commands:
-            txn = transaction_argv(commands)
-            if module.check_mode:
-                vsctl.run(["--dry-run", "--no-wait"] + txn)
+            if module.check_mode:  # the assumed bridge is part of the dry run, so OVS still checks the rest
+                vsctl.run(["--dry-run", "--no-wait"] + transaction_argv(assumed + commands))
             else:
-                vsctl.run(txn)
+                vsctl.run(transaction_argv(commands))
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
     except CommandError as exc:

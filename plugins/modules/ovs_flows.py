@@ -132,13 +132,11 @@ diff:
   type: dict
   contains:
     before:
-      description: Flows present before, normalised and sorted.
-      type: list
-      elements: str
+      description: Flows present before, normalised and sorted, one a line (text, as Ansible's diff output shows it).
+      type: str
     after:
-      description: Flows wanted after, normalised and sorted.
-      type: list
-      elements: str
+      description: Flows wanted after, normalised and sorted, one a line.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

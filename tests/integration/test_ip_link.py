@@ -222,6 +222,16 @@ def test_bad_input_is_rejected_and_host_untouched(hv, args, words):
     assert comparable(links(hv)) == snapshot
 
 
+def test_check_mode_plans_a_missing_link_an_earlier_task_would_make(hv):
+    """Without kind the link must exist; in check mode an OVS bridge's port made earlier in the run is assumed."""
+    snapshot = comparable(links(hv))
+    r = run_module(hv, "ip_link", {"name": "br-new", "state": "up", "mtu": 1450}, check=True)
+    assert r.get("failed") is not True, r
+    assert r["changed"] and r["commands"] == [["ip", "link", "set", "dev", "br-new", "mtu", "1450", "up"]], r
+    assert any("br-new" in w and "check mode" in w for w in r["warnings"]), r
+    assert comparable(links(hv)) == snapshot
+
+
 def test_kernel_refusal_is_reported_with_the_commands(hv):
     """The veth peer name is taken: the batch fails on its first line and ip's error comes back."""
     hv.exec("ip", "link", "add", "e0", "type", "veth", "peer", "name", "e0x")

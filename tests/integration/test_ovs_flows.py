@@ -70,7 +70,7 @@ def test_pipeline_check_apply_idempotent(br_tun):
     checked = apply(hv, PIPELINE, check=True, diff=True)
     assert checked["changed"] and not checked.get("failed"), checked
     assert len(checked["bundle"]) == 13 and len(checked["commands"]) == 1
-    assert checked["diff"] == {"before": [], "after": expected_pipeline()}
+    assert checked["diff"] == {"before": "", "after": "".join(f"{flow}\n" for flow in expected_pipeline())}
     assert dump(hv) == [], "check mode wrote flows"
 
     applied = apply(hv, PIPELINE, diff=True)
@@ -82,7 +82,7 @@ def test_pipeline_check_apply_idempotent(br_tun):
     again = apply(hv, PIPELINE, diff=True)
     assert not again["changed"], again
     assert again["commands"] == [] and again["bundle"] == []
-    assert again["diff"]["before"] == again["diff"]["after"] == expected_pipeline()
+    assert again["diff"]["before"].splitlines() == again["diff"]["after"].splitlines() == expected_pipeline()
     assert not apply(hv, PIPELINE, check=True)["changed"]
 
 
@@ -118,7 +118,7 @@ def test_absent_removes_only_owned(br_tun):
     assert run_module(hv, "ovs_flows", args, check=True)["changed"]
     assert len(owned(hv)) == 13
     result = run_module(hv, "ovs_flows", args, diff=True)
-    assert result["changed"] and result["diff"]["after"] == []
+    assert result["changed"] and result["diff"]["after"] == ""
     assert owned(hv) == [] and others(hv) == survivors
     again = run_module(hv, "ovs_flows", args)
     assert not again["changed"] and again["commands"] == []

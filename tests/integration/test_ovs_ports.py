@@ -156,3 +156,17 @@ def test_bad_input_changes_nothing(bridges):
     aggregate = run_module(hv, "ovs_ports", {"bridge": "br-int", "ports": [{"name": "ok1"}, {"name": "ok2", "tag": -1}]})
     assert aggregate.get("failed") and "ports[1].tag" in aggregate["msg"]
     assert hv.vsctl("show") == before, "a bad list changes nothing, not even its good entries"
+
+
+def test_missing_bridge_fails_but_check_mode_assumes_an_earlier_task_makes_it(hv):
+    """A role's --check on a new host: the bridge task before this one only predicted the bridge."""
+    wanted = {"bridge": "br-new", "owner": "vxlan", "ports": tunnels(2)}
+    applied = run_module(hv, "ovs_ports", wanted)
+    assert applied.get("failed") is True and "bridge: 'br-new' does not exist" in applied["msg"], applied
+
+    checked = run_module(hv, "ovs_ports", wanted, check=True, diff=True)
+    assert checked.get("failed") is not True, checked
+    assert checked["changed"] and sorted(checked["diff"]["after"]) == ["vxlan-ac1f0002", "vxlan-ac1f0003"]
+    assert any("br-new" in w and "check mode" in w for w in checked["warnings"]), checked
+    assert "add-br" not in checked["commands"][0], "the reported transaction is this module's own"
+    assert hv.vsctl("list-br").split() == [], "check mode made nothing"

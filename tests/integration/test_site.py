@@ -83,10 +83,18 @@ class Lab:
             self.reaches(source, target)
         return "\n".join(lines) + "\n"
 
-    def snapshot(self):
-        """What a host looks like from outside: bridges/ports and the addresses of its links."""
-        return {name: (self.hv(name).vsctl("show").split("\n", 1)[1], self.hv(name).exec("ip", "-br", "addr"))
-                for name in self.hosts()}
+    def snapshot(self, flows=False):
+        """What a host looks like from outside: bridges/ports, the addresses of its links and,
+        with flows=True, the flows of br-tun (learned ones and counters left out)."""
+        def host(name):
+            hv = self.hv(name)
+            seen = (hv.vsctl("show").split("\n", 1)[1], hv.exec("ip", "-br", "addr"))
+            if flows:
+                dump = hv.ofctl("-O", "OpenFlow14", "--no-stats", "dump-flows", "br-tun")
+                seen += (sorted(line for line in dump.splitlines() if "table=20" not in line or "cookie=0x4e46" in line),)
+            return seen
+
+        return {name: host(name) for name in self.hosts()}
 
 
 def recap(stdout):
@@ -172,6 +180,27 @@ def test_gre_fabric(lab_factory):
     assert not re.search(r"key=0x7d1,.*ICMP echo", seen), f"red's key carried blue's ping:\n{seen}"
     ports = lab.hv("hv1").vsctl("list-ports", "br-tun").split()
     assert sorted(ports) == ["gre-ac1f0002", "gre-ac1f0003", "patch-int"]
+
+
+def test_check_mode_changes_nothing_on_new_hosts_nor_when_a_host_leaves(lab_factory):
+    """`--check` predicts, never writes: on hosts without any fabric, and on a converged fabric whose
+    inventory lost a host (the prune is reported, not done)."""
+    lab = lab_factory("vxlan")
+    before = lab.snapshot()
+    dry = lab.playbook("site", "--check", "--diff")
+    assert all(counts["failed"] == 0 and counts["changed"] > 0 for counts in dry.values()), dry
+    assert lab.snapshot() == before
+
+    lab.playbook()
+    converged = lab.snapshot(flows=True)
+    red3 = lab.vm("tap-red-3")
+    lab.remove_host("hv3")
+    dry = lab.playbook("site", "--check", "--diff")
+    assert dry["hv1"]["changed"] > 0 and dry["hv2"]["changed"] > 0, dry
+    after = lab.snapshot(flows=True)
+    assert after["hv1"] == converged["hv1"] and after["hv2"] == converged["hv2"]
+    assert "vxlan-ac1f0003" in lab.hv("hv1").vsctl("list-ports", "br-tun").split()
+    assert fabric.ping(lab.prefix, lab.vm("tap-red-1"), red3), "hv1 still tunnels to hv3"
 
 
 def test_one_host_at_a_time_builds_the_fabric_a_full_run_builds(lab_factory):
