@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_bridge as br
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_port as po
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
+    MissingBridge,
     OvsState,
     atom,
     decode,
@@ -207,5 +208,17 @@ def test_aggregate_rejects_duplicates_with_index():
 
 
 def test_missing_bridge_is_an_input_error(state):
-    with pytest.raises(ValidationError, match="bridge"):
+    with pytest.raises(MissingBridge, match="bridge: 'br-nope' does not exist") as raised:
         po.plan_ports("br-nope", [port_want(name="x")], state)
+    assert raised.value.bridge == "br-nope" and isinstance(raised.value, ValidationError)
+
+
+def test_an_assumed_bridge_gets_every_port_and_takes_ports_from_other_bridges(state):
+    """Check mode on a new host plans on a stand-in for the bridge an earlier task would create."""
+    fresh = OvsState(parse_tables(LAB.read_text()))
+    moved = next(name for name, row in fresh.ports.items() if row.get("bridge") and not row.get("fake_bridge") and name != row["bridge"])
+    fresh.assume_bridge("br-new")
+    commands, before, after = po.plan_ports("br-new", [port_want(name="x"), port_want(name=moved)], fresh, purge=True)
+    assert [c[:3] for c in commands if c[0] in ("add-port", "del-port")] == [
+        ["add-port", "br-new", "x"], ["del-port", fresh.bridge_of(moved), moved], ["add-port", "br-new", moved]]
+    assert sorted(after) == sorted(["x", moved]) and before[moved]["bridge"] == fresh.bridge_of(moved)
