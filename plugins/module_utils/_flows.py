@@ -666,7 +666,7 @@ def target(bridge: str, rundir: str | None) -> str:
 def run(module) -> dict:
     """Validate, read the owned flows once, diff, and apply one bundle unless in check mode."""
     # Imported here so the pure functions above stay importable without Ansible.
-    from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, Runner
+    from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, Runner, warn_assumed
     from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError, ifname
 
     p = module.params
@@ -687,7 +687,7 @@ def run(module) -> dict:
             # a role's --check on a new host: the bridge task before this one only predicted the bridge
             if not (module.check_mode and "is not a bridge or a socket" in exc.stderr):
                 raise
-            module.warn(f"bridge: {p['bridge']!r} does not exist (check mode: it may be created by an earlier task)")
+            warn_assumed(module, f"bridge: {p['bridge']!r} does not exist")
             dump = None
         if dump is not None and any(f.uses_port_numbers for f in want):
             # dump-flows --names prints port names; map the user's port numbers to them.

@@ -17,6 +17,7 @@ import re
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
     CommandError,
     Runner,
+    warn_assumed,
 )
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import (
     GRE_KEY,
@@ -520,14 +521,14 @@ def run_link(module):
         have, table, peer_ok = _read_link(ip, want, module)
         if have is None and want["kind"] is None and want["state"] != "absent" and module.check_mode:
             # an earlier task of the same run (an OVS bridge's internal port) makes it; plan on a stand-in
-            module.warn(f"name: link {want['name']!r} does not exist (check mode: it may be created by an earlier task)")
+            warn_assumed(module, f"name: link {want['name']!r} does not exist")
             have = {"name": want["name"], "kind": None, "state": "down", "mtu": None, "address": None, "master": None}
         lines = plan_link(want, have)
         problems = missing_references(want, table, peer_ok) if lines else []
         if problems and not module.check_mode:
             module.fail_json(msg="; ".join(problems), commands=shown(ip, lines))
         for problem in problems:
-            module.warn(f"{problem} (check mode: it may be created by an earlier task)")
+            warn_assumed(module, problem)
         after = predict_link(want, have)
         if lines and not module.check_mode:
             apply_batch(ip, lines)
@@ -558,7 +559,7 @@ def run_address(module):
         if have is None:
             if not module.check_mode:
                 module.fail_json(msg=f"dev: link {want['dev']!r} does not exist")
-            module.warn(f"dev: link {want['dev']!r} does not exist (check mode: it may be created by an earlier task)")
+            warn_assumed(module, f"dev: link {want['dev']!r} does not exist")
         lines = plan_addresses(want, have)
         after = predict_addresses(want, have)
         if lines and not module.check_mode:

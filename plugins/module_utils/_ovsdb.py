@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, vsctl_runner
+from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, vsctl_runner, warn_assumed
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
 
 TABLES = ("Bridge", "Port", "Interface", "QoS", "Queue")
@@ -170,7 +170,7 @@ def converge(module, prepare, plan):
         except MissingBridge as exc:
             if not module.check_mode:
                 raise
-            module.warn(f"{exc} (check mode: it may be created by an earlier task)")
+            warn_assumed(module, str(exc))
             state.assume_bridge(exc.bridge)
             assumed = [["add-br", exc.bridge]]
             commands, before, after = plan(want, state)

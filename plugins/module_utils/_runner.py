@@ -61,3 +61,8 @@ def vsctl_runner(module):
     if module.params.get("db"):
         leading.insert(0, f"--db={module.params['db']}")
     return Runner(module, "ovs-vsctl", leading)
+
+
+def warn_assumed(module, problem):
+    """Check mode: something an earlier task of the same run would create is missing; plan on, say so."""
+    module.warn(f"{problem} (check mode: it may be created by an earlier task)")

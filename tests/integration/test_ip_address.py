@@ -15,7 +15,9 @@ def addresses(hv, dev):
 
 
 def all_addresses(hv):
-    return {e["ifname"]: [f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", [])]
+    """Every address of every link but IPv6 link-local ones, which the kernel adds on its own
+    moments after a link comes up (a fresh veth would otherwise differ between two reads)."""
+    return {e["ifname"]: [f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", []) if not a["local"].startswith("fe80:")]
             for e in json.loads(hv.exec("ip", "-j", "address", "show"))}
 
 
