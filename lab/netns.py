@@ -107,11 +107,7 @@ class Hypervisor:
 
     def stop(self):
         """Kill this hypervisor's processes and remove its namespace and state."""
-        for pid in sh("ip", "netns", "pids", self.netns, capture=True, check=False).split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
+        kill(sh("ip", "netns", "pids", self.netns, capture=True, check=False).split())
         sh("ip", "netns", "del", self.netns, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -125,6 +121,30 @@ class Hypervisor:
             time.sleep(0.1)
         self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
                   f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
+
+
+def kill(pids):
+    """SIGKILL each pid and wait (5 s at most) until it is gone, so nothing of the lab outlives its removal."""
+    waiting = []
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+            waiting.append(int(pid))
+        except (ProcessLookupError, ValueError):
+            pass
+    deadline = time.monotonic() + 5
+    while waiting and time.monotonic() < deadline:
+        waiting = [pid for pid in waiting if running(pid)]
+        time.sleep(0.05)
+
+
+def running(pid):
+    """True until the process is gone or a zombie (dead, waiting for its parent to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def netns_list():
@@ -148,20 +168,17 @@ def down(prefix: str, *, family: bool = False):
                 down(root.name)
     for ns in netns_list():
         if ns.startswith(prefix + "-") or (family and ns.startswith(prefix)):
-            pids = sh("ip", "netns", "pids", ns, capture=True, check=False).split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+            kill(sh("ip", "netns", "pids", ns, capture=True, check=False).split())
             sh("ip", "netns", "del", ns, check=False)
     root = lab_root(prefix)
     if root.exists():
+        pids = []
         for pidfile in root.glob("*/*.pid"):
             try:
-                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError, OSError):
+                pids.append(pidfile.read_text().strip())
+            except OSError:
                 pass
+        kill(pids)
         shutil.rmtree(root, ignore_errors=True)
 
 
