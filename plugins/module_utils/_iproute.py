@@ -384,12 +384,17 @@ def plan_link(want, have):
     return lines
 
 
+def blank_link(name, kind):
+    """A link as the kernel makes it before any setting: down, no MTU, address or master known yet."""
+    return {"name": name, "kind": kind, "state": "down", "mtu": None, "address": None, "master": None}
+
+
 def predict_link(want, have):
     """The link as it will look after plan_link's lines ran (None when absent); for check mode."""
     if want["state"] == "absent":
         return None
     recreate = have is None or bool(needs_recreate(want, have))
-    after = {"name": want["name"], "kind": want["kind"], "state": "down", "mtu": None, "address": None, "master": None}
+    after = blank_link(want["name"], want["kind"])
     if not recreate:
         after = dict(have)
     elif have is not None:
@@ -522,7 +527,7 @@ def run_link(module):
         if have is None and want["kind"] is None and want["state"] != "absent" and module.check_mode:
             # an earlier task of the same run (an OVS bridge's internal port) makes it; plan on a stand-in
             warn_assumed(module, f"name: link {want['name']!r} does not exist")
-            have = {"name": want["name"], "kind": None, "state": "down", "mtu": None, "address": None, "master": None}
+            have = blank_link(want["name"], None)
         lines = plan_link(want, have)
         problems = missing_references(want, table, peer_ok) if lines else []
         if problems and not module.check_mode:
