@@ -81,7 +81,43 @@ create_network() {
             return 1
         fi
         podman network create --subnet "$subnet" --label netfabric.lab=molecule "$name" >/dev/null 9>&- || return 1
+        no_hairpin "$name" || return 1
     done <<<"$spec"
+}
+
+# Podman's CNI bridge networks turn hairpin on for every container port: the bridge sends a
+# container's own broadcasts back to it. A switch does not do that, and the fabric's br-phy would
+# learn its own MAC on eth0 from them (LAB.md, tier 2), so the scenarios would test something no
+# user has. The bridge plugin reads the conflist whenever it attaches a container, so turning
+# hairpinMode off before molecule creates the containers is enough; the check reads it back.
+CNI_DIR="${NETFABRIC_CNI_DIR:-/etc/cni/net.d}"
+NO_HAIRPIN_PY='
+import json, sys
+path = sys.argv[1]
+conf = json.load(open(path))
+bridges = [p for p in conf.get("plugins", []) if p.get("type") == "bridge"]
+if not bridges:
+    sys.exit(f"{path}: no bridge plugin")
+for plugin in bridges:
+    plugin["hairpinMode"] = False
+with open(path, "w") as out:
+    json.dump(conf, out, indent=3)
+    out.write("\n")
+if any(p.get("hairpinMode") for p in json.load(open(path)).get("plugins", [])):
+    sys.exit(f"{path}: hairpinMode is still on")
+'
+no_hairpin() {
+    local backend conflist="$CNI_DIR/$1.conflist"
+    backend="$(podman info --format '{{.Host.NetworkBackend}}' 9>&-)" || return 1
+    if [[ $backend != cni ]]; then
+        echo "molecule.sh: network backend $backend: hairpin of network $1 left as podman made it" >&2
+        return 0
+    fi
+    if [[ ! -f $conflist ]]; then
+        echo "molecule.sh: no $conflist for network $1 (set NETFABRIC_CNI_DIR to podman's CNI config directory)" >&2
+        return 1
+    fi
+    python3 -c "$NO_HAIRPIN_PY" "$conflist"
 }
 
 seconds_since() { awk -v ns=$(($(date +%s%N) - $1)) 'BEGIN { printf "%.1f", ns / 1e9 }'; }

@@ -66,26 +66,9 @@ class Hypervisor:
     def ofctl(self, *args):
         return self.exec("ovs-ofctl", *args)
 
-    @contextlib.contextmanager
     def tcpdump(self, bpf: str, *flags: str, iface: str = "uplink"):
-        """Capture on iface for as long as the with-block runs; the yielded list gets tcpdump's lines.
-
-        No packet count: unrelated traffic (IPv6 router solicitations of other VMs) must not end
-        the capture before the packets the test looks for. The block starts only once tcpdump
-        says it is listening, so no packet of the block is missed.
-        """
-        lines: list[str] = []
-        dump = subprocess.Popen(["ip", "netns", "exec", self.netns, "tcpdump", "-n", "-l", "-U", *flags, "-i", iface, *bpf.split()],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            for _line in range(5):  # a line about verbosity, then "listening on IFACE"
-                if "listening on" in dump.stderr.readline():
-                    break
-            yield lines
-        finally:
-            time.sleep(0.5)  # the last packets of the block reach tcpdump's output
-            dump.terminate()
-            lines.extend(dump.communicate(timeout=10)[0].splitlines())
+        """Capture on one of this hypervisor's links (see the module's tcpdump())."""
+        return tcpdump(self.netns, bpf, *flags, iface=iface)
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +104,29 @@ class Hypervisor:
             time.sleep(0.1)
         self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
                   f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
+
+
+@contextlib.contextmanager
+def tcpdump(ns: str, bpf: str, *flags: str, iface: str = "eth0"):
+    """Capture on iface in namespace ns for as long as the with-block runs; the yielded list gets
+    tcpdump's lines.
+
+    No packet count: unrelated traffic (IPv6 router solicitations of other VMs) must not end
+    the capture before the packets the test looks for. The block starts only once tcpdump
+    says it is listening, so no packet of the block is missed.
+    """
+    lines: list[str] = []
+    dump = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-n", "-l", "-U", *flags, "-i", iface, *bpf.split()],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _line in range(5):  # a line about verbosity, then "listening on IFACE"
+            if "listening on" in dump.stderr.readline():
+                break
+        yield lines
+    finally:
+        time.sleep(0.5)  # the last packets of the block reach tcpdump's output
+        dump.terminate()
+        lines.extend(line for line in dump.communicate(timeout=10)[0].splitlines() if line.strip())
 
 
 def kill(pids):

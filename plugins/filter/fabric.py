@@ -36,6 +36,7 @@ _OPTION_VARS = {
     "tenant_mtu": "netfabric_tenant_mtu",
     "flow_cookie": "netfabric_flow_cookie",
     "state_dir": "netfabric_state_dir",
+    "mac_limit": "netfabric_mac_limit",
 }
 
 
@@ -72,12 +73,23 @@ def _read(entry: Mapping, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: _plain(entry[name]) for name in names if name in entry}
 
 
-def _topology(host_vars: dict[str, dict], fabric_vars: dict[str, Any]) -> Topology:
-    key = hashlib.sha256(json.dumps([host_vars, fabric_vars], sort_keys=True, separators=(",", ":"), default=repr).encode()).hexdigest()
+# Registered by the netfabric role on each host: its ovs_info read of br-int, which keeps local
+# VLANs and port numbers where the host has them (topology.Seen). Absent: a host seen for the first time.
+SEEN_VAR = "__netfabric_seen"
+
+
+def _seen(hostvars: Mapping, names: list[str]) -> dict[str, Any]:
+    return {name: _plain(hostvars[name][SEEN_VAR]) for name in names if SEEN_VAR in hostvars[name]}
+
+
+def _topology(host_vars: dict[str, dict], fabric_vars: dict[str, Any], seen: dict[str, Any] | None = None) -> Topology:
+    key = hashlib.sha256(
+        json.dumps([host_vars, fabric_vars, seen or {}], sort_keys=True, separators=(",", ":"), default=repr).encode()
+    ).hexdigest()
     result = _MEMO.get(key)
     if result is None:
         try:
-            result = plan.build(host_vars, fabric_vars)
+            result = plan.build(host_vars, fabric_vars, {name: plan.seen(info) for name, info in (seen or {}).items()})
         except FabricError as exc:
             result = exc
         _MEMO[key] = result
@@ -101,7 +113,7 @@ def fabric_plan(hostvars: Mapping, hosts: list[str], **options: Any) -> dict[str
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, names[0]), FABRIC_VARS) if names else {}
     fabric_vars.update({_OPTION_VARS[k]: _plain(v) for k, v in options.items() if v is not None})
-    return plan.fabric_plan(_topology(host_vars, fabric_vars))
+    return plan.fabric_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names)))
 
 
 def host_plan(hostvars: Mapping, host: str, hosts: list[str]) -> dict[str, Any]:
@@ -111,7 +123,7 @@ def host_plan(hostvars: Mapping, host: str, hosts: list[str]) -> dict[str, Any]:
         raise AnsibleFilterError(f"netfabric.ovs.host_plan: host {host} is not in the hypervisor list")
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, host), FABRIC_VARS)
-    return plan.host_plan(_topology(host_vars, fabric_vars), host)
+    return plan.host_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names)), host)
 
 
 class FilterModule:

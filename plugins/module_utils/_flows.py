@@ -15,6 +15,7 @@ Private to the collection: the API may change without notice.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -224,7 +225,14 @@ def _port(value: str, ports: dict[int, str] | None) -> tuple[str, bool]:
     return value, False
 
 
+_NUMERIC_MATCH = frozenset({"vlan_tci", "vlan_vid", "dl_vlan", "dl_vlan_pcp"})
+
+
 def _match_value(name: str, value: str, ports: dict[int, str] | None) -> tuple[str, bool]:
+    if name in _NUMERIC_MATCH:
+        number, _sep, mask = value.partition("/")
+        if to_int(number) is None or (mask and to_int(mask) is None):
+            raise FlowError(f"{name}={value!r} is not a number (or number/mask)")
     if name == "in_port":
         return _port(value, ports)
     if name in MAC_FIELDS:
@@ -480,6 +488,24 @@ _BARE_ACTIONS = frozenset({
 
 # ---------------------------------------------------------------- flows
 
+_BUNDLE_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f#]")
+
+
+def bundle_text_problem(text: str) -> str | None:
+    """Why `text` cannot be one line of an ovs-ofctl bundle file, or None.
+
+    ovs-ofctl reads a bundle file a line at a time and drops everything from a '#' on, anywhere in
+    the line: a newline would start a line of its own (`flow delete` of anything) and a '#' would cut
+    the flow short. Neither can be quoted, so both are refused, as is every other control character.
+    """
+    m = _BUNDLE_UNSAFE.search(text)
+    if m is None:
+        return None
+    if m.group() == "#":
+        return "contains '#', which starts a comment in an ovs-ofctl bundle file (the rest of the flow would be dropped)"
+    return f"contains the control character {m.group()!r} (a flow is one line of an ovs-ofctl bundle file)"
+
+
 def parse_flow(text: str, *, ports: dict[int, str] | None = None, declared: bool = False) -> Flow:
     """Parse a flow as written for ovs-ofctl add-flow or as printed by dump-flows.
 
@@ -488,6 +514,8 @@ def parse_flow(text: str, *, ports: dict[int, str] | None = None, declared: bool
     """
     if not isinstance(text, str) or not text.strip():
         raise FlowError("empty flow")
+    if declared and (problem := bundle_text_problem(text)):
+        raise FlowError(problem)
     text = text.strip()
     at = _find_actions(text)
     if at < 0:
@@ -610,27 +638,59 @@ def restore_lines(want: list[Flow], cookie: int) -> list[str]:
     return [f"flow delete cookie={cookie:#x}/-1"] + [f"flow add cookie={cookie:#x},{f.raw}" for f in want]
 
 
-def write_restore_file(module, path: str, lines: list[str]) -> bool:
-    """Write the restore bundle if it differs; True when it changed (not written in check mode)."""
-    import os
-    import tempfile
+def restore_content(lines: list[str] | None) -> str | None:
+    """The restore file's text for these lines; None means the file must not exist (state absent)."""
+    return None if lines is None else "\n".join(lines) + "\n"
 
-    content = "\n".join(lines) + "\n"
+
+def restore_file_differs(path: str, content: str | None) -> bool:
+    """Whether the restore file at `path` is not already `content` (None: not already absent)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            if handle.read() == content:
-                return False
+            return content is None or handle.read() != content
     except FileNotFoundError:
-        pass
-    if not module.check_mode:
-        directory = os.path.dirname(path) or "."
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".flows-")
+        return content is not None
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_restore_file(module, path: str, content: str | None) -> None:
+    """Make the restore file hold `content` (None removes it), durably: a reader sees the old file or
+    the new one, never a part, and a crash after this returns keeps the new one.
+
+    The new content goes to a temporary file in the same directory, is fsynced, then atomic_move
+    renames it over the old file and the directory is fsynced.
+    """
+    import tempfile
+
+    directory = os.path.dirname(path) or "."
+    if content is None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        _fsync_dir(directory)
+        return
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".flows-")
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    return True
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    os.chmod(path, 0o600)  # flows are root's: atomic_move gives a new file the umask's mode
+    _fsync_dir(directory)
 
 
 def explain_error(stderr: str, lines: list[str]) -> str:
@@ -663,18 +723,34 @@ def target(bridge: str, rundir: str | None) -> str:
     return f"unix:{rundir.rstrip('/')}/{bridge}.mgmt" if rundir else bridge
 
 
+def want_flows(params: dict) -> list[Flow]:
+    """Check bridge, cookie and flows before anything runs (ValidationError or FlowError naming the field)."""
+    from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError, abs_path, ifname
+
+    ifname("bridge", params["bridge"])
+    if params.get("restore_file") is not None:
+        abs_path("restore_file", params["restore_file"])
+    cookie = params["cookie"]
+    if not isinstance(cookie, int) or isinstance(cookie, bool) or not 1 <= cookie <= COOKIE_MAX:
+        raise ValidationError(f"cookie: {cookie!r} is out of range (allowed 1-{COOKIE_MAX})")
+    if params["state"] != "present":
+        return []
+    return declared_flows(params["flows"] or [])
+
+
 def run(module) -> dict:
-    """Validate, read the owned flows once, diff, and apply one bundle unless in check mode."""
+    """Validate, read the owned flows once, diff, and apply one bundle unless in check mode.
+
+    The restore file is written only once the switch has accepted the bundle (or had nothing to
+    change), so it never holds flows the switch refused; with state absent it is removed.
+    """
     # Imported here so the pure functions above stay importable without Ansible.
     from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, Runner, warn_assumed
-    from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError, ifname
+    from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
 
     p = module.params
     try:
-        ifname("bridge", p["bridge"])
-        if isinstance(p["cookie"], bool) or not 1 <= p["cookie"] <= COOKIE_MAX:
-            raise ValidationError(f"cookie: {p['cookie']!r} is out of range (allowed 1-{COOKIE_MAX})")
-        want = declared_flows(p["flows"] or []) if p["state"] == "present" else []
+        want = want_flows(p)
     except (ValidationError, FlowError) as exc:
         module.fail_json(msg=str(exc))
 
@@ -702,19 +778,28 @@ def run(module) -> dict:
     lines = bundle_lines(plan, cookie)
     result = {"changed": plan.changed, "commands": [], "bundle": lines,
               "flows": sorted(f.text for f in want)}
-    if p.get("restore_file") and p["state"] == "present":
-        result["changed"] |= write_restore_file(module, p["restore_file"], restore_lines(want, cookie))
+    restore = None
+    if p.get("restore_file"):
+        restore = restore_content(restore_lines(want, cookie) if p["state"] == "present" else None)
+        restore_changed = restore_file_differs(p["restore_file"], restore)
+        result["changed"] |= restore_changed
     if module._diff:  # text, one flow a line: Ansible's diff callbacks show strings and dicts, not lists
         result["diff"] = {"before": as_text(sorted(f.text for f in have)), "after": as_text(result["flows"])}
-    if not plan.changed:
-        return result
-    argv = ["bundle", where, "-"]
-    result["commands"] = [ofctl.argv(argv)]
-    if not module.check_mode:
+    if plan.changed:
+        argv = ["bundle", where, "-"]
+        result["commands"] = [ofctl.argv(argv)]
+        if not module.check_mode:
+            try:
+                ofctl.run(argv, data="\n".join(lines) + "\n")
+            except CommandError as exc:
+                module.fail_json(msg=f"the flow bundle failed and nothing was applied: {explain_error(exc.stderr, lines)}",
+                                 cmd=exc.cmd, rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr,
+                                 commands=result["commands"], bundle=lines)
+    if p.get("restore_file") and restore_changed and not module.check_mode:
         try:
-            ofctl.run(argv, data="\n".join(lines) + "\n")
-        except CommandError as exc:
-            module.fail_json(msg=f"the flow bundle failed and nothing was applied: {explain_error(exc.stderr, lines)}",
-                             cmd=exc.cmd, rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr,
-                             commands=result["commands"], bundle=lines)
+            write_restore_file(module, p["restore_file"], restore)
+        except Exception as exc:  # OSError, or atomic_move's own Exception; the switch already has the flows
+            what = "removed" if restore is None else "written"
+            module.fail_json(msg=f"restore_file: the switch has the declared flows, but {p['restore_file']!r} could not be {what}: {exc}",
+                             changed=True, commands=result["commands"], bundle=lines)
     return result

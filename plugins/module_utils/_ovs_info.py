@@ -25,6 +25,9 @@ def port_problems(ports, required):
             continue
         if port.get("ofport") in (None, -1):
             problems.append(f"{name}: no OpenFlow port (ofport {port.get('ofport')})")
+        requested = port.get("ofport_request")
+        if requested is not None and port.get("ofport") not in (None, -1, requested):
+            problems.append(f"{name}: OpenFlow port {port.get('ofport')}, not the requested {requested} (another port holds it)")
         if port.get("error"):
             problems.append(f"{name}: {port['error']}")
         if port["type"] in TUNNEL_TYPES and not (port.get("options") or {}).get("remote_ip"):

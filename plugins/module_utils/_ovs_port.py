@@ -31,7 +31,7 @@ QOS_TYPES = ("linux-htb", "linux-hfsc", "egress-policer")
 
 # Port columns compared as plain values; interface columns likewise. Omitted = leave as is.
 PORT_SCALARS = ("tag", "vlan_mode", "bond_mode", "lacp")
-IFACE_SCALARS = ("mtu_request", "ingress_policing_rate", "ingress_policing_burst")
+IFACE_SCALARS = ("mtu_request", "ofport_request", "ingress_policing_rate", "ingress_policing_burst")
 
 PORT_OPTIONS = dict(
     name=dict(type="str", required=True),
@@ -44,6 +44,8 @@ PORT_OPTIONS = dict(
     external_ids=dict(type="dict"),
     other_config=dict(type="dict"),
     mtu_request=dict(type="int"),
+    ofport_request=dict(type="int"),
+    from_other_bridge=dict(type="str", default="move", choices=["move", "fail"]),
     interfaces=dict(type="list", elements="str"),
     bond_mode=dict(type="str", choices=list(BOND_MODES)),
     lacp=dict(type="str", choices=list(LACP_MODES)),
@@ -77,7 +79,7 @@ def want_port(spec, index, owner):
         return f"{field}.{name}" if field else name
 
     name = v.ifname(f("name"), spec["name"])
-    want = {"name": name, "state": spec.get("state") or "present"}
+    want = {"name": name, "state": spec.get("state") or "present", "from_other_bridge": spec.get("from_other_bridge") or "move"}
     if want["state"] == "absent":
         return want
     kind = spec.get("type") or "system"
@@ -104,6 +106,10 @@ def want_port(spec, index, owner):
             raise v.ValidationError(f"{f(column)}: {spec[column]!r} must be 0 or more")
     if spec.get("mtu_request") is not None:
         v.int_range(f("mtu_request"), spec["mtu_request"], (68, 65535))
+    if spec.get("ofport_request") is not None:
+        if members is not None:
+            raise v.ValidationError(f"{f('ofport_request')}: not for bonds (each member interface has its own number)")
+        v.int_range(f("ofport_request"), spec["ofport_request"], v.OFPORT)
     external_ids = v.string_map(f("external_ids"), spec.get("external_ids")) or {}
     external_ids.setdefault(OWNER_KEY, owner)
     want.update(
@@ -115,6 +121,7 @@ def want_port(spec, index, owner):
         external_ids=external_ids,
         other_config=v.string_map(f("other_config"), spec.get("other_config")),
         mtu_request=spec.get("mtu_request"),
+        ofport_request=spec.get("ofport_request"),
         interfaces=members,
         bond_mode=spec.get("bond_mode"),
         lacp=spec.get("lacp"),
@@ -168,6 +175,7 @@ def have_port(state, name):
         "external_ids": row["external_ids"],
         "other_config": row["other_config"],
         "mtu_request": optional(iface.get("mtu_request", [])),
+        "ofport_request": optional(iface.get("ofport_request", [])),
         "interfaces": members if len(members) > 1 else None,
         "bond_mode": optional(row["bond_mode"]) if len(members) > 1 else None,
         "lacp": optional(row["lacp"]) if len(members) > 1 else None,
@@ -279,14 +287,14 @@ def predicted(want, have, bridge):
     """The port as it will read after the transaction (the `after` of the diff)."""
     base = dict(have) if have and not _recreated(want, have, bridge) else {
         "type": "system", "options": {}, "tag": None, "trunks": [], "vlan_mode": None, "external_ids": {},
-        "other_config": {}, "mtu_request": None, "interfaces": None, "bond_mode": None, "lacp": None,
+        "other_config": {}, "mtu_request": None, "ofport_request": None, "interfaces": None, "bond_mode": None, "lacp": None,
         "ingress_policing_rate": 0, "ingress_policing_burst": 0, "qos": None,
     }
     after = dict(base, name=want["name"], state="present", bridge=bridge)
     for column, value in want.items():
         if column in ("external_ids", "other_config"):
             after[column] = merged_map(base.get(column), value)
-        elif value is not None and column not in ("name", "state"):
+        elif value is not None and column not in ("name", "state", "from_other_bridge"):
             after[column] = value
     return public(after)
 
@@ -326,6 +334,11 @@ def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric"):
             continue
         if have is None:
             commands += _create_port(bridge, want, index)
+        elif have["bridge"] != bridge and want["from_other_bridge"] == "fail":
+            raise v.ValidationError(
+                f"from_other_bridge: port {name!r} is on bridge {have['bridge']!r}, not {bridge!r}, and is left there "
+                "(from_other_bridge: move takes it)"
+            )
         elif _recreated(want, have, bridge):
             commands.append(["del-port", have["bridge"], name])
             commands += _create_port(bridge, want, index)

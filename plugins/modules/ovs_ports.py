@@ -80,6 +80,20 @@ options:
       mtu_request:
         description: MTU requested for the interface(s) (68-65535).
         type: int
+      ofport_request:
+        description:
+          - OpenFlow port number requested for the interface (1-65279). Flows can then name the port by number
+            before its device exists (a VM's tap appears only while the VM runs).
+          - Not for bonds. Changing it renumbers the port at once.
+        type: int
+      from_other_bridge:
+        description:
+          - What to do when the port already exists on another bridge. V(move) deletes it there and adds it here
+            in the same transaction; V(fail) fails before any write, naming the port and its bridge (the port stays
+            where it is). The fabric's roles use V(fail) for VM ports unless the inventory sets C(take_over) to true.
+        type: str
+        choices: [move, fail]
+        default: move
       interfaces:
         description: Makes the port a bond of these interfaces (at least 2). Changing the members recreates the bond.
         type: list

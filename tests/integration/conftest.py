@@ -84,3 +84,20 @@ def run_module(host, module, args, *, check=False, diff=False):
         if not out.exists():
             raise AssertionError(f"ansible-playbook did not run the module:\n{proc.stdout}\n{proc.stderr}")
         return json.loads(out.read_text())
+
+
+@pytest.fixture
+def lab_factory(tmp_path):
+    """Example fabrics in namespaces (sitelab.Lab), each with its own prefix; all removed at the end."""
+    from sitelab import Lab  # imports this module: import it only once conftest is loaded
+
+    made = []
+
+    def make(example, **overrides):
+        lab = Lab(f"{PREFIX}s{len(made)}", example, tmp_path / f"lab{len(made)}", **overrides)
+        made.append(lab)
+        return lab
+
+    yield make
+    for lab in made:
+        netns.down(lab.prefix)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import (
     LOCAL_VLANS,
     subinterface_name,
@@ -33,8 +34,10 @@ IPV6_EXTRA = 20
 MTU_RANGE = (68, 65535)
 VLAN_RANGE = (1, 4094)
 COOKIE_RANGE = (1, 2**64 - 1)
-IFNAME_MAX = 15
-_BAD_IFNAME = re.compile(r"[/\s:]")
+# Names and paths are checked by the modules' own rules (module_utils/_validate.py), so whatever
+# passes here passes every module too, before any host is touched.
+IFNAME_MAX = _validate.IFNAME_MAX
+TENANT_NAME_MAX = 64
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 # Names the plan itself gives to ports; a VM port with one of them would collide.
 RESERVED_PORTS = frozenset({"br-int", "br-tun", "br-phy", "patch-int", "patch-tun", "int-br-phy", "phy-br-int"})
@@ -50,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "netfabric_tenant_mtu": 1450,
     "netfabric_flow_cookie": 0x4E46,
     "netfabric_state_dir": "/etc/netfabric",
+    # MACs br-int and br-tun learn per tenant and host: one VM flooding source MACs fills only its
+    # own tenant's share, never what the other tenants need.
+    "netfabric_mac_limit": 4096,
 }
 FABRIC_VARS = tuple(DEFAULTS)
 HOST_VARS = (
@@ -62,7 +68,10 @@ HOST_VARS = (
     "netfabric_state_dir",  # per host too: hosts that share a filesystem (the namespace lab) need their own
 )
 TENANT_KEYS = ("name", "tunnel_id", "overlay", "subnets", "provider_vlan", "mtu")
-PORT_KEYS = ("name", "tenant", "mac", "ip")
+PORT_KEYS = ("name", "tenant", "mac", "ip", "port_security", "take_over")
+MAC_LIMIT_RANGE = (1, 65535)
+# A VM port named like an 802.1Q subinterface (eth0.100) is a host interface, not a VM's.
+_SUBINTERFACE = re.compile(r".+\.[0-9]+")
 
 
 class FabricError(ValueError):
@@ -90,6 +99,8 @@ class Port:
     tenant: str
     mac: str | None
     ip: str | None
+    port_security: bool = True  # sends only from its mac and ip (when given)
+    take_over: bool = False  # may be moved onto br-int from another bridge
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class Fabric:
     tenant_mtu: int
     flow_cookie: int
     state_dir: str
+    mac_limit: int = DEFAULTS["netfabric_mac_limit"]
 
 
 def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
@@ -144,6 +156,7 @@ def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
         tenant_mtu=settings["netfabric_tenant_mtu"],
         flow_cookie=settings["netfabric_flow_cookie"],
         state_dir=settings["netfabric_state_dir"],
+        mac_limit=settings["netfabric_mac_limit"],
     )
 
 
@@ -165,13 +178,18 @@ def _int(value: Any, bounds: tuple[int, int]) -> int | None:
 
 
 def _ifname_problem(value: Any) -> str | None:
-    if not isinstance(value, str) or not value or value in (".", ".."):
-        return f"{value!r} is not an interface name"
-    if len(value) > IFNAME_MAX:
-        return f"interface name {value!r} is longer than {IFNAME_MAX} characters"
-    if _BAD_IFNAME.search(value):
-        return f"interface name {value!r} contains '/', ':' or whitespace"
-    return None
+    problem = _validate.ifname_problem(value)
+    if problem is None:
+        return None
+    return f"{value!r} is not a valid interface name ({_validate.IFNAME_RULE}): {problem}"
+
+
+def _state_dir_problem(value: Any) -> str | None:
+    """netfabric_state_dir goes into a systemd unit's ExecStart and root replays the flows kept there."""
+    problem = _validate.path_problem(value, strict=True)
+    if problem is None:
+        return None
+    return f"netfabric_state_dir {value!r} is not {_validate.STRICT_PATH_RULE}: {problem}"
 
 
 def _unknown_keys(raw: dict, allowed: tuple[str, ...]) -> list[str]:
@@ -198,9 +216,12 @@ def _fabric_settings(raw: dict, problems: list[str]) -> dict:
         problems.append(
             f"fabric: netfabric_flow_cookie {raw['netfabric_flow_cookie']!r} is out of range (1-0xffffffffffffffff; 0 is the cookie of flows nobody marked)"
         )
-    state_dir = raw["netfabric_state_dir"]
-    if not isinstance(state_dir, str) or not state_dir.startswith("/"):
-        problems.append(f"fabric: netfabric_state_dir {state_dir!r} is not an absolute path")
+    out["netfabric_mac_limit"] = _int(raw["netfabric_mac_limit"], MAC_LIMIT_RANGE)
+    if out["netfabric_mac_limit"] is None:
+        low, high = MAC_LIMIT_RANGE
+        problems.append(f"fabric: netfabric_mac_limit {raw['netfabric_mac_limit']!r} is out of range ({low}-{high} MACs per tenant and host)")
+    if (problem := _state_dir_problem(raw["netfabric_state_dir"])) is not None:
+        problems.append(f"fabric: {problem}")
     if not isinstance(raw["netfabric_tenants"], list):
         problems.append("fabric: netfabric_tenants must be a list of tenants")
         out["netfabric_tenants"] = []
@@ -215,6 +236,9 @@ def _tenants(raw_list: list, default_overlay: str, default_mtu: int | None, prob
             continue
         name = raw["name"]
         where = f"tenant {name}"
+        if (problem := _validate.name_problem(name, TENANT_NAME_MAX)) is not None:
+            problems.append(f"{where}: name {name!r} is not 1-{TENANT_NAME_MAX} {_validate.NAME_RULE}: {problem}")
+            continue
         if name in tenants:
             problems.append(f"{where}: defined more than once")
             continue
@@ -319,8 +343,8 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         problems.append(f"{where}: netfabric_ovs_db {ovs_db!r} must be a string like unix:/run/openvswitch/db.sock")
 
     state_dir = raw.get("netfabric_state_dir")
-    if state_dir is not None and (not isinstance(state_dir, str) or not state_dir.startswith("/")):
-        problems.append(f"{where}: netfabric_state_dir {state_dir!r} is not an absolute path")
+    if state_dir is not None and (problem := _state_dir_problem(state_dir)) is not None:
+        problems.append(f"{where}: {problem}")
 
     ports = _ports(where, raw.get("netfabric_ports") or [], uplink, datapath, vlans, problems)
     if not ok:
@@ -348,7 +372,7 @@ def _ports(where: str, raw_list: Any, uplink: Any, datapath: str, vlans: list[in
         here = f"{where} port {name}"
         for key in _unknown_keys(raw, PORT_KEYS):
             problems.append(f"{here}: unknown key {key!r} (allowed: {', '.join(PORT_KEYS)})")
-        if (problem := _ifname_problem(name)) is not None:
+        if (problem := _ifname_problem(name)) is not None and not (isinstance(name, str) and _SUBINTERFACE.fullmatch(name)):
             problems.append(f"{here}: {problem}")
             continue
         if name in seen:
@@ -357,6 +381,8 @@ def _ports(where: str, raw_list: Any, uplink: Any, datapath: str, vlans: list[in
         seen.add(name)
         if name in taken or name.startswith(RESERVED_PREFIXES):
             problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN, int-br-phy)")
+        elif _SUBINTERFACE.fullmatch(name):
+            problems.append(f"{here}: name looks like a VLAN subinterface of a host NIC (NAME.VID); VM ports are the VM's taps or veths")
         tenant = raw.get("tenant")
         if not isinstance(tenant, str) or not tenant:
             problems.append(f"{here}: tenant is missing")
@@ -378,7 +404,13 @@ def _ports(where: str, raw_list: Any, uplink: Any, datapath: str, vlans: list[in
             except ValueError:
                 problems.append(f"{here}: ip {raw['ip']!r} is not an IP address (a prefix is allowed)")
                 ip = None
-        ports.append(Port(name, tenant, mac, ip))
+        flags = {}
+        for key, default in (("port_security", True), ("take_over", False)):
+            flags[key] = raw.get(key, default)
+            if not isinstance(flags[key], bool):
+                problems.append(f"{here}: {key} {flags[key]!r} must be true or false")
+                flags[key] = default
+        ports.append(Port(name, tenant, mac, ip, **flags))
     return tuple(sorted(ports, key=lambda p: p.name))
 
 

@@ -4,12 +4,18 @@
 """The br-tun OpenFlow pipeline as ovs-ofctl text: the only place that spells flows.
 
     table 0   classify: from br-int (patch-int) -> 1, from a tunnel -> 3, else drop
-    table 1   unicast -> 20, multicast/broadcast -> 21 (l2pop: ARP broadcast -> 22)
-    table 3   tunnel id -> local VLAN, then 10
-    table 10  learn (VLAN, source MAC) -> tunnel into table 20, deliver to br-int
+    table 1   local VLAN -> the tenant's tunnel id (kept with the frame), then 2; unknown VLAN: drop
+    table 2   unicast -> 20, multicast/broadcast -> 21 (l2pop: ARP broadcast -> 22)
+    table 3   tunnel id -> local VLAN, then 10; unknown tunnel id: drop
+    table 10  learn (tunnel id, source MAC) -> tunnel into table 20, bounded per tenant; deliver to br-int
     table 20  known unicast (learned, or l2pop entries) else -> 21
     table 21  flood the tenant's frames to the tunnels of hosts carrying it, else drop
     table 22  l2pop ARP responder for VMs on other hosts, else -> 21
+
+Learned entries are keyed by tunnel id, not by local VLAN: a local VLAN that a tenant gives up
+and another takes later can never send the newcomer's frames down an entry learned for the old
+tenant. Owned entries that pop the VLAN tag also match it (OpenFlow 1.3+ pops only a tag the
+match guarantees); they are rewritten together with the mapping, in one bundle.
 
 Provider-VLAN tenants bypass br-tun: br-int and br-phy are joined by the patch pair
 int-br-phy / phy-br-int, and table 0 of each rewrites the VLAN on the way through, as the
@@ -17,7 +23,7 @@ Neutron OVS agent does for VLAN provider networks:
 
     br-phy    from br-int in a provider tenant's local VLAN -> its provider VLAN, NORMAL;
               anything else from br-int is dropped; the rest keeps OVS's own NORMAL flow
-    br-int    from br-phy in a provider VLAN -> the tenant's local VLAN, NORMAL; else drop
+    br-int    from br-phy in a provider VLAN -> the tenant's local VLAN (br_int.py); else drop
 
 The spelling is what the ovs_flows module normalises; numbers in hex are `0x3e9` style
 (lowercase, no padding), which is how ovs-ofctl dump-flows prints them back.
@@ -30,10 +36,10 @@ from dataclasses import dataclass
 
 PATCH_INT = "patch-int"
 INT_BR_PHY, PHY_BR_INT = "int-br-phy", "phy-br-int"  # Neutron's names: the br-int end, the br-phy end
+# The learned flow matches what table 1 set on frames from br-int: the tenant's tunnel id.
 LEARN = (
-    "learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],"
-    "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
-    "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])"
+    "learn(table=20,hard_timeout=300,priority=1,limit={limit},NXM_NX_TUN_ID[],"
+    "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],output:OXM_OF_IN_PORT[])"
 )
 
 
@@ -76,45 +82,48 @@ def _ip_hex(ip: str) -> str:
     return _hex(int(ipaddress.ip_address(ip)))
 
 
-def br_tun_flows(tunnels: list[str], tenants: list[TenantPath], *, l2pop: bool) -> list[str]:
+def br_tun_flows(tunnels: list[str], tenants: list[TenantPath], *, l2pop: bool, mac_limit: int) -> list[str]:
     """Every owned flow of br-tun, in a fixed order."""
     flows = [f"table=0,priority=1,in_port={PATCH_INT},actions=resubmit(,1)"]
     flows += [f"table=0,priority=1,in_port={tunnel},actions=resubmit(,3)" for tunnel in tunnels]
+    flows.append("table=0,priority=0,actions=drop")
+    flows += [f"table=1,priority=1,dl_vlan={t.local_vlan},actions=set_tunnel:{_hex(t.tunnel_id)},resubmit(,2)" for t in tenants]
     flows += [
-        "table=0,priority=0,actions=drop",
-        "table=1,priority=1,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)",
-        "table=1,priority=1,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,21)",
+        "table=1,priority=0,actions=drop",
+        "table=2,priority=1,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)",
+        "table=2,priority=1,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,21)",
     ]
     if l2pop:
-        flows.append("table=1,priority=2,arp,dl_dst=ff:ff:ff:ff:ff:ff,actions=resubmit(,22)")
+        flows.append("table=2,priority=2,arp,dl_dst=ff:ff:ff:ff:ff:ff,actions=resubmit(,22)")
     flows += [f"table=3,priority=1,tun_id={_hex(t.tunnel_id)},actions=mod_vlan_vid:{t.local_vlan},resubmit(,10)" for t in tenants]
+    flows.append("table=3,priority=0,actions=drop")
     flows += [
-        "table=3,priority=0,actions=drop",
-        f"table=10,priority=1,actions={LEARN},output:{PATCH_INT}",
-        "table=20,priority=0,actions=resubmit(,21)",
+        f"table=10,priority=1,tun_id={_hex(t.tunnel_id)},actions={LEARN.format(limit=mac_limit)},output:{PATCH_INT}" for t in tenants
     ]
+    flows += ["table=10,priority=0,actions=drop", "table=20,priority=0,actions=resubmit(,21)"]
     if l2pop:
         flows += [
-            f"table=20,priority=2,dl_vlan={t.local_vlan},dl_dst={vm.mac},actions=strip_vlan,set_tunnel:{_hex(t.tunnel_id)},output:{vm.tunnel}"
+            f"table=20,priority=2,tun_id={_hex(t.tunnel_id)},dl_vlan={t.local_vlan},dl_dst={vm.mac},actions=strip_vlan,output:{vm.tunnel}"
             for t in tenants
             for vm in t.remote
         ]
     flows += [
-        f"table=21,priority=1,dl_vlan={t.local_vlan},actions=strip_vlan,set_tunnel:{_hex(t.tunnel_id)}," + ",".join(f"output:{tunnel}" for tunnel in t.flood)
+        f"table=21,priority=1,tun_id={_hex(t.tunnel_id)},dl_vlan={t.local_vlan},actions=strip_vlan," + ",".join(f"output:{tunnel}" for tunnel in t.flood)
         for t in tenants
         if t.flood
     ]
     flows.append("table=21,priority=0,actions=drop")
     if l2pop:
-        flows += [_arp_responder(t.local_vlan, vm) for t in tenants for vm in t.remote if vm.ip is not None]
+        flows += [_arp_responder(t.tunnel_id, vm) for t in tenants for vm in t.remote if vm.ip is not None]
         flows.append("table=22,priority=0,actions=resubmit(,21)")
     return flows
 
 
-def _arp_responder(local_vlan: int, vm: RemoteVm) -> str:
-    """Answer an ARP request for a remote VM's address here, turning the request into the reply."""
+def _arp_responder(tunnel_id: int, vm: RemoteVm) -> str:
+    """Answer an ARP request for a remote VM's address here, turning the request into the reply
+    (still tagged with the local VLAN, back into br-int)."""
     return (
-        f"table=22,priority=1,arp,dl_vlan={local_vlan},arp_op=1,arp_tpa={vm.ip},"
+        f"table=22,priority=1,arp,tun_id={_hex(tunnel_id)},arp_op=1,arp_tpa={vm.ip},"
         "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
         f"mod_dl_src:{vm.mac},load:0x2->NXM_OF_ARP_OP[],"
         "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
@@ -122,22 +131,20 @@ def _arp_responder(local_vlan: int, vm: RemoteVm) -> str:
     )
 
 
-def provider_flows(links: list[ProviderLink]) -> dict[str, list[str]]:
-    """Owned flows of br-int and br-phy for provider-VLAN tenants; none without them.
+def provider_flows(links: list[ProviderLink]) -> list[str]:
+    """Owned flows of br-phy for provider-VLAN tenants; none without them. br-int's side of the
+    patch pair is in br_int.py.
 
     br-phy needs no NORMAL flow of ours: a standalone bridge without a controller keeps OVS's
     own `priority=0,actions=NORMAL` (cookie 0) next to other flows and gets it back after a
-    restart, so the uplink and the underlay address keep switching untouched.
+    restart, so the uplink and the underlay address keep switching untouched. It stays
+    standalone on purpose: it carries the host's own underlay address, which must not go dark
+    while ovs-vswitchd restarts; tenants cannot leak through it because br-int, the only bridge
+    that sends into phy-br-int, fails closed.
     """
     if not links:
-        return {"br-int": [], "br-phy": []}
-    return {
-        "br-int": [
-            *(f"table=0,priority=3,in_port={INT_BR_PHY},dl_vlan={link.provider_vlan},actions=mod_vlan_vid:{link.local_vlan},NORMAL" for link in links),
-            f"table=0,priority=2,in_port={INT_BR_PHY},actions=drop",
-        ],
-        "br-phy": [
-            *(f"table=0,priority=4,in_port={PHY_BR_INT},dl_vlan={link.local_vlan},actions=mod_vlan_vid:{link.provider_vlan},NORMAL" for link in links),
-            f"table=0,priority=2,in_port={PHY_BR_INT},actions=drop",
-        ],
-    }
+        return []
+    return [
+        *(f"table=0,priority=4,in_port={PHY_BR_INT},dl_vlan={link.local_vlan},actions=mod_vlan_vid:{link.provider_vlan},NORMAL" for link in links),
+        f"table=0,priority=2,in_port={PHY_BR_INT},actions=drop",
+    ]

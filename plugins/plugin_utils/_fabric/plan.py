@@ -8,7 +8,8 @@ ports               role -> ovs_ports arguments {bridge, owner, ports}; each rol
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
 underlay            where the tunnel endpoint address goes
 flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy; an empty list removes
-                    stale owned flows); flow_cookie is its `cookie`
+                    stale owned flows); flow_cookie is its `cookie`. br-int and br-tun are
+                    `fail_mode: secure`: without these flows they forward nothing.
 tenants, tunnels    what the host carries and reaches, for reports and tests
 """
 
@@ -17,6 +18,13 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import (
+    INT_BR_PHY_OFPORT,
+    PATCH_TUN_OFPORT,
+    IntTenant,
+    VmPort,
+    br_int_flows,
+)
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import OWNER, validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
     INT_BR_PHY,
@@ -28,16 +36,23 @@ from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline imp
     br_tun_flows,
     provider_flows,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Topology, subinterface_name
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import TENANT_KEY, Seen, Topology, subinterface_name, seen_from_info
 
 BR_INT, BR_TUN, BR_PHY = "br-int", "br-tun", "br-phy"
 PATCH_TUN = "patch-tun"
+TENANTS_OWNER = f"{OWNER}-tenants"
 OPENFLOW = ["OpenFlow10", "OpenFlow13", "OpenFlow14"]  # bundles need 1.4
 
 
-def build(hosts: dict[str, dict], fabric_vars: dict) -> Topology:
-    """Validate the inventory (raises FabricError) and derive its topology."""
-    return Topology(validate(hosts, fabric_vars))
+def build(hosts: dict[str, dict], fabric_vars: dict, seen: dict[str, Seen] | None = None) -> Topology:
+    """Validate the inventory (raises FabricError) and derive its topology; `seen` is what each
+    host's br-int already uses (absent: a host seen for the first time)."""
+    return Topology(validate(hosts, fabric_vars), seen)
+
+
+def seen(info: dict | None) -> Seen:
+    """What a host's br-int already uses, from the netfabric role's ovs_info read of it."""
+    return seen_from_info(info, BR_INT, TENANTS_OWNER)
 
 
 def fabric_plan(topology: Topology) -> dict[str, dict]:
@@ -49,6 +64,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
     host = fabric.hosts[name]
     netdev = host.datapath_type == "netdev"
     vlans = topology.local_vlans(name)
+    ofports = topology.ofports(name)
 
     tunnels = []
     tunnel_to: dict[tuple[str, str], str] = {}
@@ -60,6 +76,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
     tenants = []
     paths = []
     links = []
+    int_tenants = []
     for tenant_name in topology.tenants_on[name]:
         tenant = fabric.tenants[tenant_name]
         peers = topology.tenant_peers(name, tenant_name)
@@ -74,6 +91,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
                 "provider_vlan": tenant.provider_vlan,
             }
         )
+        int_tenants.append(IntTenant(vlans[tenant_name], topology.tunnelled(tenant_name), tenant.provider_vlan))
         if not topology.tunnelled(tenant_name):
             links.append(ProviderLink(local_vlan=vlans[tenant_name], provider_vlan=tenant.provider_vlan))
             continue
@@ -95,19 +113,40 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         )
 
     bridges = [
-        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW},
+        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW},
         {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW},
         {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW},
     ]
     # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
-    int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}}] if links else []
+    int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}, "ofport_request": INT_BR_PHY_OFPORT}] if links else []
     phy_int = [{"name": PHY_BR_INT, "type": "patch", "options": {"peer": INT_BR_PHY}}] if links else []
     fabric_ports = [
-        {"bridge": BR_INT, "owner": OWNER, "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}}, *int_phy]},
+        {
+            "bridge": BR_INT,
+            "owner": OWNER,
+            "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "ofport_request": PATCH_TUN_OFPORT}, *int_phy],
+        },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
         {"bridge": BR_PHY, "owner": OWNER, "ports": ([{"name": host.uplink}] if netdev else []) + phy_int},
     ]
-    tenant_ports = [{"name": port.name, "tag": vlans[port.tenant], "external_ids": {"netfabric_tenant": port.tenant}} for port in host.ports]
+    # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
+    # br-int's flows, not the tag, decide what a port reaches (br_int.py).
+    tenant_ports = [
+        {
+            "name": port.name,
+            "tag": vlans[port.tenant],
+            "vlan_mode": "access",
+            "trunks": [],
+            "ofport_request": ofports[port.name],
+            "from_other_bridge": "move" if port.take_over else "fail",
+            "external_ids": {TENANT_KEY: port.tenant},
+        }
+        for port in host.ports
+    ]
+    vm_ports = [
+        VmPort(ofports[port.name], vlans[port.tenant], port.mac, tuple(ip for ip in (port.ip,) if ip), port.port_security)
+        for port in host.ports
+    ]
     tunnel_ports = {
         overlay: [
             {
@@ -137,7 +176,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "bridges": bridges,
         "ports": {
             "fabric": fabric_ports,
-            "tenants": {"bridge": BR_INT, "owner": f"{OWNER}-tenants", "ports": tenant_ports},
+            "tenants": {"bridge": BR_INT, "owner": TENANTS_OWNER, "ports": tenant_ports},
             "vxlan": {"bridge": BR_TUN, "owner": f"{OWNER}-vxlan", "ports": tunnel_ports["vxlan"]},
             "gre": {"bridge": BR_TUN, "owner": f"{OWNER}-gre", "ports": tunnel_ports["gre"]},
             "provider_vlans": {"bridge": BR_PHY, "owner": f"{OWNER}-vlans", "ports": provider_ports},
@@ -149,7 +188,11 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "uplink": host.uplink,
             "bridge": BR_PHY if netdev else None,
         },
-        "flows": {BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop"), **provider_flows(links)},
+        "flows": {
+            BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),
+            BR_INT: br_int_flows(int_tenants, vm_ports, mac_limit=fabric.mac_limit),
+            BR_PHY: provider_flows(links),
+        },
         "flow_cookie": fabric.flow_cookie,
         "tenants": tenants,
         "tunnels": tunnels,

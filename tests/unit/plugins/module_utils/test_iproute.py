@@ -129,8 +129,17 @@ def test_argument_spec_rejects(given, words):
     ({"name": "a/b"}, "name: 'a/b' is not a valid interface name"),
     ({"name": "a b"}, "name: 'a b' is not a valid interface name"),
     ({"name": "a:1"}, "name: 'a:1' is not a valid interface name"),
-    ({"name": 'a"b'}, "name: 'a\"b' is not supported (no quotes"),
-    ({"name": "#a"}, "name: '#a' is not supported"),
+    ({"name": 'a"b'}, "name: 'a\"b' is not a valid interface name"),
+    ({"name": "#a"}, "name: '#a' is not a valid interface name"),
+    # '#' anywhere starts a comment in an `ip -batch` line: `link add link en#1 ...` would run as `link add link en`
+    ({"name": "v", "kind": "vlan", "link": "en#1", "vlan_id": 5}, "link: 'en#1' is not a valid interface name"),
+    ({"name": "en#1"}, "name: 'en#1' is not a valid interface name"),
+    ({"name": "--"}, "name: '--' is not a valid interface name"),
+    ({"name": "-x"}, "name: '-x' is not a valid interface name"),
+    # the kernel's limit is 15 bytes, not characters: this is 13 characters, 22 bytes
+    ({"name": "tap-" + "\u00e9" * 9}, "name: 'tap-" + "\u00e9" * 9 + "' is not a valid interface name (1-15"),
+    ({"name": "a\x00b"}, "name: 'a\\x00b' is not a valid interface name"),
+    ({"name": "v", "kind": "veth", "peer": "p", "peer_netns": "ns#1"}, "peer_netns: 'ns#1' is not a network namespace name"),
     ({"name": "v", "kind": "vlan", "link": "eth0", "vlan_id": 0}, "vlan_id: 0 is out of range (allowed 1-4094)"),
     ({"name": "v", "kind": "vlan", "link": "eth0", "vlan_id": 4095}, "vlan_id: 4095 is out of range (allowed 1-4094)"),
     ({"name": "v", "kind": "vlan", "link": "eth0/1", "vlan_id": 5}, "link: 'eth0/1' is not a valid interface name"),
@@ -173,6 +182,7 @@ def test_link_want_canonicalises():
     ({"dev": "eth0", "addresses": ["10.0.0.1/24", "10.0.0.1/33"]}, "addresses[1]: '10.0.0.1/33' is not"),
     ({"dev": "eth0", "addresses": ["fe80::1/129"]}, "addresses[0]: 'fe80::1/129' is not"),
     ({"dev": "bad name", "addresses": []}, "dev: 'bad name' is not a valid interface name"),
+    ({"dev": "en#1", "addresses": []}, "dev: 'en#1' is not a valid interface name"),
     ({"dev": "eth0", "addresses": [], "netns": "a/b"}, "netns: 'a/b' is not a network namespace name"),
 ])
 def test_address_want_rejects(given, message):

@@ -222,3 +222,21 @@ def test_an_assumed_bridge_gets_every_port_and_takes_ports_from_other_bridges(st
     assert [c[:3] for c in commands if c[0] in ("add-port", "del-port")] == [
         ["add-port", "br-new", "x"], ["del-port", fresh.bridge_of(moved), moved], ["add-port", "br-new", moved]]
     assert sorted(after) == sorted(["x", moved]) and before[moved]["bridge"] == fresh.bridge_of(moved)
+
+
+def test_port_on_another_bridge_is_refused_before_any_write_when_asked(state):
+    """VM ports of the fabric use from_other_bridge=fail: a host's NIC on another bridge is never taken."""
+    with pytest.raises(ValidationError, match=r"from_other_bridge: port 'vm1' is on bridge 'br-int', not 'br-tun'"):
+        po.plan_ports("br-tun", [port_want(name="vm1", type="internal", from_other_bridge="fail")], state)
+    # a port already on this bridge is simply kept
+    kept = port_want(name="vm1", type="internal", from_other_bridge="fail", external_ids={"netfabric_owner": "netfabric-tenants"})
+    assert po.plan_ports("br-int", [kept], state)[0] == []
+
+
+def test_ofport_request_is_set_and_read_back(state):
+    want = port_want(name="vm1", type="internal", ofport_request=10001, external_ids={"netfabric_owner": "netfabric-tenants"})
+    commands, _before, after = po.plan_ports("br-int", [want], state)
+    assert commands == [["set", "Interface", "vm1", "ofport_request=10001"]]
+    assert after["vm1"]["ofport_request"] == 10001
+    with pytest.raises(ValidationError, match="ofport_request"):
+        po.want_port({"name": "p", "ofport_request": 65280}, None, "netfabric")

@@ -446,3 +446,24 @@ def test_vm_ports_cannot_take_the_br_phy_patch_names(name):
     hosts, fabric = example()
     port(hosts, "hv2", "tap-blue-2")["name"] = name
     assert only_problem(hosts, fabric).startswith(f"host hv2 port {name}: name clashes")
+
+
+@pytest.mark.parametrize("name", ["eth0.100", "uplink.7", "bond0.4094", "en#p1.20"])
+def test_port_names_of_vlan_subinterfaces_are_host_interfaces(name):
+    hosts, fabric = example()
+    port(hosts, "hv1", "tap-red-1")["name"] = name
+    assert only_problem(hosts, fabric).startswith(f"host hv1 port {name}: name looks like a VLAN subinterface")
+
+
+@pytest.mark.parametrize("key", ["port_security", "take_over"])
+def test_port_flags_must_be_booleans(key):
+    hosts, fabric = example()
+    port(hosts, "hv1", "tap-red-1")[key] = "yes"
+    assert only_problem(hosts, fabric) == f"host hv1 port tap-red-1: {key} 'yes' must be true or false"
+
+
+@pytest.mark.parametrize("limit", [0, 65536, "many"])
+def test_mac_limit_range(limit):
+    hosts, fabric = example()
+    fabric["netfabric_mac_limit"] = limit
+    assert only_problem(hosts, fabric).startswith(f"fabric: netfabric_mac_limit {limit!r} is out of range")

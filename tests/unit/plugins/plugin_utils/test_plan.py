@@ -181,10 +181,14 @@ def test_provider_vlan_tenant_bypasses_br_tun(mode):
         red, blue = local_vlan(host_plan, "red"), local_vlan(host_plan, "blue")
         br_tun = host_plan["flows"]["br-tun"]
         assert not [f for f in br_tun if "tun_id=0x3e9" in f or "set_tunnel:0x3e9" in f or f"dl_vlan={red}," in f], br_tun
+        # on br-int, red comes and goes through int-br-phy, blue through patch-tun
+        br_int = host_plan["flows"]["br-int"]
+        assert f"table=0,priority=10,in_port=65002,dl_vlan=300,actions=mod_vlan_vid:{red},resubmit(,1)" in br_int
+        assert f"table=0,priority=10,in_port=65001,dl_vlan={blue},actions=resubmit(,1)" in br_int
         # blue is still tunnelled as before
         blue_in = [f for f in br_tun if f.startswith("table=3,priority=1,tun_id=0x3ea,")]
         assert blue_in == [f"table=3,priority=1,tun_id=0x3ea,actions=mod_vlan_vid:{blue},resubmit(,10)"]
-        assert [f for f in br_tun if f.startswith(f"table=21,priority=1,dl_vlan={blue},")]
+        assert [f for f in br_tun if f.startswith(f"table=21,priority=1,tun_id=0x3ea,dl_vlan={blue},")]
         assert next(t for t in host_plan["tenants"] if t["name"] == "red")["provider_vlan"] == 300
     if mode == "l2pop":
         hv1 = result["hv1"]["flows"]["br-tun"]
@@ -197,8 +201,8 @@ def test_provider_vlan_tenant_gets_the_patch_pair_and_vlan_rewrites():
         red = local_vlan(host_plan, "red")
         sets = {s["bridge"]: s for s in host_plan["ports"]["fabric"]}
         assert sets["br-int"]["ports"] == [
-            {"name": "patch-tun", "type": "patch", "options": {"peer": "patch-int"}},
-            {"name": "int-br-phy", "type": "patch", "options": {"peer": "phy-br-int"}},
+            {"name": "patch-tun", "type": "patch", "options": {"peer": "patch-int"}, "ofport_request": 65001},
+            {"name": "int-br-phy", "type": "patch", "options": {"peer": "phy-br-int"}, "ofport_request": 65002},
         ]
         uplink = {"hv3": "eth0"}.get(name, "uplink")
         assert sets["br-phy"]["ports"] == [{"name": uplink}, {"name": "phy-br-int", "type": "patch", "options": {"peer": "int-br-phy"}}]
@@ -207,10 +211,11 @@ def test_provider_vlan_tenant_gets_the_patch_pair_and_vlan_rewrites():
             f"table=0,priority=4,in_port=phy-br-int,dl_vlan={red},actions=mod_vlan_vid:300,NORMAL",
             "table=0,priority=2,in_port=phy-br-int,actions=drop",
         ], name
-        assert host_plan["flows"]["br-int"] == [
-            f"table=0,priority=3,in_port=int-br-phy,dl_vlan=300,actions=mod_vlan_vid:{red},NORMAL",
-            "table=0,priority=2,in_port=int-br-phy,actions=drop",
+        br_int = host_plan["flows"]["br-int"]
+        assert [f for f in br_int if "in_port=65002," in f] == [
+            f"table=0,priority=10,in_port=65002,dl_vlan=300,actions=mod_vlan_vid:{red},resubmit(,1)"
         ], name
+        assert f"table=3,priority=1,reg1=65002,dl_vlan={red},actions=output:65002" in br_int
         assert {"int-br-phy", "phy-br-int"} <= set(host_plan["verify_ports"])
 
 
@@ -220,7 +225,8 @@ def test_host_without_provider_tenants_has_no_patch_pair_and_empty_flow_lists():
     hv2 = plans(hosts, fabric)["hv2"]
     names = {p["name"] for s in hv2["ports"]["fabric"] for p in s["ports"]}
     assert not names & {"int-br-phy", "phy-br-int"}
-    assert hv2["flows"]["br-int"] == [] and hv2["flows"]["br-phy"] == []
+    assert hv2["flows"]["br-phy"] == []
+    assert not [f for f in hv2["flows"]["br-int"] if "65002" in f]
 
 
 def test_hosts_sharing_only_provider_tenants_are_not_tunnel_peers():

@@ -135,11 +135,11 @@ def test_floods_reach_only_hosts_with_the_tenant_even_over_gre():
     topo = fabric_of(4, {"a": ("gre", 1, [0, 1]), "b": ("gre", 2, [0, 2, 3])})
     hv0 = plan.host_plan(topo, "hv0")
     vlan = {t["name"]: t["local_vlan"] for t in hv0["tenants"]}
-    flood = {f.split(",")[2]: f for f in hv0["flows"]["br-tun"] if f.startswith("table=21,priority=1,")}
+    flood = {f.split(",")[3]: f for f in hv0["flows"]["br-tun"] if f.startswith("table=21,priority=1,")}
     a, b = flood[f"dl_vlan={vlan['a']}"], flood[f"dl_vlan={vlan['b']}"]
     name = {h: topo.tunnel_name("gre", h) for h in ("hv1", "hv2", "hv3")}
-    assert a.endswith(f"actions=strip_vlan,set_tunnel:0x1,output:{name['hv1']}")
-    assert b.endswith(f"actions=strip_vlan,set_tunnel:0x2,output:{name['hv2']},output:{name['hv3']}")
+    assert a.startswith("table=21,priority=1,tun_id=0x1,") and a.endswith(f"actions=strip_vlan,output:{name['hv1']}")
+    assert b.startswith("table=21,priority=1,tun_id=0x2,") and b.endswith(f"actions=strip_vlan,output:{name['hv2']},output:{name['hv3']}")
     assert len(hv0["tunnels"]) == 3
 
 

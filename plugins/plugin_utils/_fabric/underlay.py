@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.ovs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""br-phy's guard of the underlay address, as ovs-ofctl text.
+
+On netdev hosts br-phy holds the uplink and the underlay address, and takes the uplink's MAC
+(the bridges role sets `other_config:hwaddr`). br-phy is standalone and switches with OVS's own
+NORMAL flow, which learns source MACs. A switch that sends the host's own frames back (a hairpin
+port, as podman's CNI bridges have; a loop; a misbehaving bond peer) teaches NORMAL the host's
+MAC on the uplink, and from then on NORMAL drops every frame for the host ("learned port is
+input port"): tunnels to and from the host go dark until the entry ages out. Two owned flows
+keep the underlay independent of what NORMAL learned:
+
+    priority 6  from the uplink, with the underlay MAC as source -> drop
+                (the host's own frames, reflected: never learned, never delivered)
+    priority 5  from the uplink, untagged, to the underlay MAC -> LOCAL
+                (the host's frames reach the host, whatever NORMAL holds)
+
+Everything else keeps NORMAL: broadcasts and multicast, tagged frames (provider VLANs and the
+tagged internal ports), the host's own sending. The provider-VLAN flows of br-phy (pipeline.py)
+match frames from phy-br-int only, so the two sets never meet.
+
+The MAC is the one input that is not in the inventory: the netfabric role reads it from the
+uplink on the host and adds these flows to the host's plan (with_underlay_mac); a host's plan
+still needs no other host's facts.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+BR_PHY = "br-phy"
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def unicast_mac(mac: Any) -> str:
+    """`mac` in the lowercase colon form ovs-ofctl prints; ValueError unless a unicast MAC."""
+    text = str(mac).strip().lower().replace("-", ":") if isinstance(mac, str) else ""
+    if not _MAC.fullmatch(text) or int(text[:2], 16) & 1 or text == "00:00:00:00:00:00":
+        raise ValueError(f"not a unicast MAC address: {mac!r}")
+    return text
+
+
+def underlay_flows(uplink: str, mac: str) -> list[str]:
+    """The owned flows of br-phy that guard the underlay address `mac` on `uplink`."""
+    mac = unicast_mac(mac)
+    return [
+        f"table=0,priority=6,in_port={uplink},dl_src={mac},actions=drop",
+        f"table=0,priority=5,in_port={uplink},vlan_tci=0x0000/0x1fff,dl_dst={mac},actions=LOCAL",
+    ]
+
+
+def with_underlay_mac(host_plan: dict[str, Any], mac: str | None) -> dict[str, Any]:
+    """A copy of `host_plan` whose br-phy flows begin with the guard of the underlay MAC `mac`.
+
+    Plans of hosts whose underlay is not on br-phy (system datapath) come back unchanged, and
+    `mac` may then be None. The plan records the MAC as `underlay.mac`. Applying it twice with
+    the same MAC gives the same plan.
+    """
+    underlay = host_plan.get("underlay") or {}
+    if underlay.get("bridge") is None:
+        return host_plan
+    if underlay.get("bridge") != BR_PHY:
+        raise ValueError(f"host {host_plan.get('host')}: the underlay bridge is {underlay['bridge']}, not {BR_PHY}")
+    if mac is None:
+        raise ValueError(f"host {host_plan.get('host')}: its underlay is on {BR_PHY}, whose guard flows need the uplink's MAC")
+    guard = underlay_flows(underlay["uplink"], mac)
+    result = copy.deepcopy(host_plan)
+    old = underlay.get("mac")
+    flows = result["flows"].get(BR_PHY, [])
+    if old is not None:  # applied before: replace that guard, keep the other flows of br-phy
+        flows = [flow for flow in flows if flow not in underlay_flows(underlay["uplink"], old)]
+    result["flows"][BR_PHY] = guard + flows
+    result["underlay"]["mac"] = unicast_mac(mac)
+    return result
