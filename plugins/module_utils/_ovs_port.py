@@ -315,7 +315,7 @@ def public(port):
     return port
 
 
-def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric"):
+def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric", aggregate=False):
     """(commands, before, after) for a list of ports on one bridge; before/after keyed by port name."""
     if bridge not in state.bridges and not _fake_bridge(state, bridge):
         if any(w["state"] == "present" for w in wants):
@@ -334,6 +334,9 @@ def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric"):
             continue
         if have is None:
             commands += _create_port(bridge, want, index)
+        elif have["bridge"] != bridge and name == have["bridge"]:
+            field = f"ports[{index}].name" if aggregate else "name"
+            raise v.ValidationError(f"{field}: {name!r} is the local port of bridge {name!r}, which only deleting that bridge removes")
         elif have["bridge"] != bridge and want["from_other_bridge"] == "fail":
             raise v.ValidationError(
                 f"from_other_bridge: port {name!r} is on bridge {have['bridge']!r}, not {bridge!r}, and is left there "

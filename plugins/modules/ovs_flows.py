@@ -39,6 +39,7 @@ options:
       - Flows in C(ovs-ofctl add-flow) syntax, for example V(table=0,priority=1,in_port=patch-int,actions=resubmit(,1\)).
       - Port names are allowed and preferred; a port number is mapped to the port's name before comparing.
       - Two flows with the same table, priority and match are refused, as OpenFlow keeps only one.
+      - A flow is one line of an C(ovs-ofctl bundle) file: newlines, other control characters and C(#) (a comment there) are refused.
       - A flow whose table, priority and match equal those of another owner's flow replaces it (OpenFlow semantics).
       - Required with O(state=present); an empty list removes every flow with the cookie.
     type: list
@@ -56,7 +57,11 @@ options:
         flows of O(cookie) and then adds the declared ones. OpenFlow flows do not survive an ovs-vswitchd
         restart; a boot or restart hook runs C(ovs-ofctl -O OpenFlow14 bundle BRIDGE FILE) to bring them back
         without Ansible (the M(netfabric.ovs.tenants) role installs such a hook).
+      - Written only after the switch accepted the bundle (or had nothing to change), so it never holds flows the switch
+        refused; atomically (a temporary file, fsynced, renamed over the old one), mode 0600, in a directory created 0700.
+      - With O(state=absent) the file is removed.
       - The file counts as a change when its content differs; check mode does not write it.
+      - An absolute path without control characters and without C(.), C(..) or empty parts.
     type: path
   rundir:
     description:

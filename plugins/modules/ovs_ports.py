@@ -183,7 +183,7 @@ def main():
     converge(
         module,
         lambda: want_ports(params["ports"], params["owner"]),
-        lambda wants, state: plan_ports(params["bridge"], wants, state, purge=params["purge"], owner=params["owner"]),
+        lambda wants, state: plan_ports(params["bridge"], wants, state, purge=params["purge"], owner=params["owner"], aggregate=True),
     )
 
 

@@ -22,7 +22,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_bridge a
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_port as P
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import abs_path, ifname
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import FabricError, validate
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import FabricError
 
 EXAMPLE = json.loads((Path(__file__).parent / "fixtures" / "example_inventory.json").read_text())
 PROPERTY = settings(max_examples=400, deadline=None, database=None, derandomize=True,
@@ -100,15 +100,49 @@ def modules_accept(host_plan):
 def test_inventory_refuses_by_name_or_every_module_accepts_its_plan(case):
     hosts, fabric, key = case
     try:
-        fabric_model = validate(hosts, fabric)
+        topology = plan.build(hosts, fabric)
     except FabricError as err:
         assert err.problems
         assert any(key in problem for problem in err.problems), err.problems
         return
-    for host_plan in plan.fabric_plan(fabric_model).values():
+    for host_plan in plan.fabric_plan(topology).values():
         modules_accept(host_plan)
 
 
 def test_the_example_plan_passes_every_module():
-    for host_plan in plan.fabric_plan(validate(*copy.deepcopy((EXAMPLE["hosts"], EXAMPLE["fabric"])))).values():
+    for host_plan in plan.fabric_plan(plan.build(*copy.deepcopy((EXAMPLE["hosts"], EXAMPLE["fabric"])))).values():
         modules_accept(host_plan)
+
+
+# ---------------------------------------------------------------- the cases named in the issue, one by one
+
+def _refused(hosts, fabric):
+    try:
+        plan.build(hosts, fabric)
+    except FabricError as err:
+        return err.problems
+    raise AssertionError("the inventory was accepted")
+
+
+def test_a_quote_or_hash_in_an_inventory_name_is_refused_before_any_host_is_touched():
+    for value in ('tap"1', "tap'1", "tap#1", "--", "-x", "tap-" + "\u00e9" * 9, "a\x00b"):
+        hosts, fabric = copy.deepcopy(EXAMPLE["hosts"]), copy.deepcopy(EXAMPLE["fabric"])
+        hosts["hv1"]["netfabric_ports"][0]["name"] = value
+        problems = _refused(hosts, fabric)
+        assert any(p.startswith(f"host hv1 port {value}: {value!r} is not a valid interface name") for p in problems), problems
+        hosts, fabric = copy.deepcopy(EXAMPLE["hosts"]), copy.deepcopy(EXAMPLE["fabric"])
+        hosts["hv3"]["netfabric_uplink"] = value
+        assert any(p.startswith("host hv3: netfabric_uplink") for p in _refused(hosts, fabric))
+    hosts, fabric = copy.deepcopy(EXAMPLE["hosts"]), copy.deepcopy(EXAMPLE["fabric"])
+    fabric["netfabric_tenants"][0]["name"] = 'r"ed'
+    assert any(p.startswith("tenant r\"ed: name") for p in _refused(hosts, fabric))
+
+
+def test_state_dir_must_be_a_clean_absolute_path():
+    for value in ("/tmp/nf\nExecStartPre=/bin/sh", "/etc/../tmp", "/a//b", "/a/", "/", "rel", "/srv/my flows", "/srv/%h", "/x\x00y"):
+        hosts, fabric = copy.deepcopy(EXAMPLE["hosts"]), copy.deepcopy(EXAMPLE["fabric"])
+        fabric["netfabric_state_dir"] = value
+        assert [p for p in _refused(hosts, fabric) if p.startswith(f"fabric: netfabric_state_dir {value!r} is not")], value
+        hosts, fabric = copy.deepcopy(EXAMPLE["hosts"]), copy.deepcopy(EXAMPLE["fabric"])
+        hosts["hv2"]["netfabric_state_dir"] = value
+        assert [p for p in _refused(hosts, fabric) if p.startswith(f"host hv2: netfabric_state_dir {value!r} is not")], value
