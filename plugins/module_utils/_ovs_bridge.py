@@ -11,6 +11,7 @@ from __future__ import annotations
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
     COMMON_ARGS,
+    DEFAULT_OWNER,
     OWNER_KEY,
     atom,
     map_updates,
@@ -33,7 +34,7 @@ ARGUMENT_SPEC = dict(
     external_ids=dict(type="dict"),
     parent=dict(type="str"),
     vlan=dict(type="int"),
-    owner=dict(type="str", default="netfabric"),
+    owner=dict(type="str", default=DEFAULT_OWNER),
     **COMMON_ARGS,
 )
 REQUIRED_TOGETHER = [("parent", "vlan")]
@@ -49,8 +50,11 @@ def want_bridge(params):
     for proto in protocols or []:
         v.choice("protocols", proto, PROTOCOLS)
     external_ids = v.string_map("external_ids", params.get("external_ids")) or {}
-    external_ids.setdefault(OWNER_KEY, params.get("owner") or "netfabric")
     want.update(
+        # the owner mark goes on a bridge this call creates; one that exists keeps its own mark (or
+        # none), so teardown never deletes a bridge the collection did not make. An explicit
+        # external_ids.netfabric_owner is applied as given: that is taking the bridge over.
+        owner=None if OWNER_KEY in external_ids else params.get("owner") or DEFAULT_OWNER,
         datapath_type=params.get("datapath_type"),
         fail_mode=params.get("fail_mode"),
         protocols=sorted(protocols) if protocols is not None else None,
@@ -113,6 +117,8 @@ def plan_bridge(want, state):
     if have is None:
         commands.append(["add-br", name])
         base = {"datapath_type": "system", "fail_mode": "standalone", "protocols": [], "other_config": {}, "external_ids": {}}
+        if want["owner"]:
+            want = dict(want, external_ids={**want["external_ids"], OWNER_KEY: want["owner"]})
     else:
         base = have
     settings = []
@@ -145,5 +151,6 @@ def _plan_fake_bridge(want, have):
         return commands, have, after
     commands = [["del-br", name]] if have else []
     commands.append(["add-br", name, want["parent"], str(want["vlan"])])
-    commands += map_updates("Port", name, "external_ids", {}, want["external_ids"])
-    return commands, have, after
+    created = {**want["external_ids"], **({OWNER_KEY: want["owner"]} if want["owner"] else {})}
+    commands += map_updates("Port", name, "external_ids", {}, created)
+    return commands, have, dict(after, external_ids=created)

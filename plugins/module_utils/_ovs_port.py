@@ -12,6 +12,7 @@ from __future__ import annotations
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
     COMMON_ARGS,
+    DEFAULT_OWNER,
     MissingBridge,
     OWNER_KEY,
     atom,
@@ -61,12 +62,12 @@ PORT_OPTIONS = dict(
     ),
 )
 
-SINGLE_ARGUMENT_SPEC = dict(bridge=dict(type="str", required=True), owner=dict(type="str", default="netfabric"), **PORT_OPTIONS, **COMMON_ARGS)
+SINGLE_ARGUMENT_SPEC = dict(bridge=dict(type="str", required=True), owner=dict(type="str", default=DEFAULT_OWNER), **PORT_OPTIONS, **COMMON_ARGS)
 AGGREGATE_ARGUMENT_SPEC = dict(
     bridge=dict(type="str", required=True),
     ports=dict(type="list", elements="dict", required=True, options=PORT_OPTIONS),
     purge=dict(type="bool", default=False),
-    owner=dict(type="str", default="netfabric"),
+    owner=dict(type="str", default=DEFAULT_OWNER),
     **COMMON_ARGS,
 )
 
@@ -111,8 +112,11 @@ def want_port(spec, index, owner):
             raise v.ValidationError(f"{f('ofport_request')}: not for bonds (each member interface has its own number)")
         v.int_range(f("ofport_request"), spec["ofport_request"], v.OFPORT)
     external_ids = v.string_map(f("external_ids"), spec.get("external_ids")) or {}
-    external_ids.setdefault(OWNER_KEY, owner)
     want.update(
+        # the owner mark goes on a port this call creates or moves here (with_owner); a port that
+        # exists keeps its own mark (or none), so purge and teardown never remove what the
+        # collection did not make. An explicit external_ids.netfabric_owner is applied as given.
+        owner=None if OWNER_KEY in external_ids else owner,
         type=kind,
         options=options,
         tag=spec.get("tag"),
@@ -294,9 +298,17 @@ def predicted(want, have, bridge):
     for column, value in want.items():
         if column in ("external_ids", "other_config"):
             after[column] = merged_map(base.get(column), value)
-        elif value is not None and column not in ("name", "state", "from_other_bridge"):
+        elif value is not None and column not in ("name", "state", "from_other_bridge", "owner"):
             after[column] = value
     return public(after)
+
+
+def with_owner(want, have, bridge):
+    """The wanted port with the owner mark where this call makes the port (created, or deleted
+    and added whole); a port that stays keeps whatever mark it has."""
+    if want.get("owner") and (have is None or _recreated(want, have, bridge)):
+        return dict(want, external_ids={**(want["external_ids"] or {}), OWNER_KEY: want["owner"]})
+    return want
 
 
 def _recreated(want, have, bridge):
@@ -315,7 +327,7 @@ def public(port):
     return port
 
 
-def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric", aggregate=False):
+def plan_ports(bridge, wants, state, *, purge=False, owner=DEFAULT_OWNER, aggregate=False):
     """(commands, before, after) for a list of ports on one bridge; before/after keyed by port name."""
     if bridge not in state.bridges and not _fake_bridge(state, bridge):
         if any(w["state"] == "present" for w in wants):
@@ -327,6 +339,7 @@ def plan_ports(bridge, wants, state, *, purge=False, owner="netfabric", aggregat
         name = want["name"]
         named.add(name)
         have = have_port(state, name)
+        want = with_owner(want, have, bridge)
         if want["state"] == "absent":
             if have is not None and have["bridge"] == bridge:
                 commands.append(["del-port", bridge, name])

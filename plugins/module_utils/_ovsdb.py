@@ -15,6 +15,9 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._validate import Val
 
 TABLES = ("Bridge", "Port", "Interface", "QoS", "Queue")
 OWNER_KEY = "netfabric_owner"
+# The modules' default owner mark: what a playbook's own tasks make. The fabric's roles mark with
+# netfabric* owners, so a port made by following a module's EXAMPLES is never purged by `site`.
+DEFAULT_OWNER = "ansible"
 
 
 def decode(value):

@@ -15,8 +15,9 @@ description:
     arguments changes nothing and runs no write.
   - Options that are omitted are left as they are; for O(other_config) and O(external_ids) the keys given
     are set, a key given with a null value is removed and other keys are kept.
-  - The bridge is marked with C(external_ids:netfabric_owner) so that the collection only ever removes
-    what it created.
+  - A bridge this module creates is marked with C(external_ids:netfabric_owner) (O(owner)), so that the
+    collection only ever removes what it created. A bridge that already exists keeps its mark, or none;
+    it is used, never adopted. Setting C(netfabric_owner) in O(external_ids) takes it over explicitly.
   - Removing a bridge (O(state=absent)) removes all of its ports with it; the diff lists them under C(before.ports).
 author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
@@ -61,9 +62,12 @@ options:
     description: VLAN (0-4095) of the fake bridge; requires O(parent).
     type: int
   owner:
-    description: Value stored in C(external_ids:netfabric_owner).
+    description:
+      - Value stored in C(external_ids:netfabric_owner) of a bridge this module creates.
+      - The default V(ansible) is not an owner the collection's roles use (they mark with V(netfabric) and
+        V(netfabric-*)), so a bridge made by a playbook's own task is never removed by their teardown.
     type: str
-    default: netfabric
+    default: ansible
 """
 
 EXAMPLES = r"""
@@ -76,7 +80,7 @@ EXAMPLES = r"""
     protocols: [OpenFlow10, OpenFlow13, OpenFlow14]
 # Commands (one transaction):
 #   ovs-vsctl --timeout=5 -- add-br br-tun -- set Bridge br-tun datapath_type="netdev" fail_mode="secure"
-#     protocols=["OpenFlow10","OpenFlow13","OpenFlow14"] -- set Bridge br-tun external_ids:"netfabric_owner"="netfabric"
+#     protocols=["OpenFlow10","OpenFlow13","OpenFlow14"] -- set Bridge br-tun external_ids:"netfabric_owner"="ansible"
 # After: ovs-vsctl get Bridge br-tun fail_mode -> secure
 
 - name: A fake bridge for VLAN 100 of br-phy

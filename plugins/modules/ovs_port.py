@@ -25,9 +25,12 @@ options:
     type: str
     required: true
   owner:
-    description: Value stored in the port's C(external_ids:netfabric_owner); M(netfabric.ovs.ovs_ports) prunes by it.
+    description:
+      - Value stored in C(external_ids:netfabric_owner) of a port this module creates (or moves here from another
+        bridge); M(netfabric.ovs.ovs_ports) prunes by it. A port that already exists keeps its mark, or none.
+      - The default V(ansible) is not an owner the collection's roles use, so they never prune such a port.
     type: str
-    default: netfabric
+    default: ansible
   name:
     description: Port name; for a single-interface port also the interface name (at most 15 characters).
     type: str
@@ -60,7 +63,7 @@ options:
     type: str
     choices: [access, trunk, native-tagged, native-untagged, dot1q-tunnel]
   external_ids:
-    description: Keys of the port's external_ids; null values remove a key. C(netfabric_owner) is always set (see O(owner)).
+    description: Keys of the port's external_ids; null values remove a key. C(netfabric_owner) is set on ports this module creates (see O(owner)).
     type: dict
   other_config:
     description: Keys of the port's other_config; null values remove a key.
@@ -137,7 +140,7 @@ EXAMPLES = r"""
       local_ip: 172.31.0.1
       key: flow
 # Commands (one transaction):
-#   ovs-vsctl --timeout=5 -- add-port br-tun vxlan-ac1f0002 -- set Port vxlan-ac1f0002 external_ids:"netfabric_owner"="netfabric"
+#   ovs-vsctl --timeout=5 -- add-port br-tun vxlan-ac1f0002 -- set Port vxlan-ac1f0002 external_ids:"netfabric_owner"="ansible"
 #     -- set Interface vxlan-ac1f0002 type="vxlan" options={"key"="flow","local_ip"="172.31.0.1","remote_ip"="172.31.0.2"}
 
 - name: A trunk carrying VLANs 100 and 200

@@ -30,10 +30,12 @@ options:
     default: false
   owner:
     description:
-      - Value stored in each port's C(external_ids:netfabric_owner) and the scope of O(purge), so that
-        two roles that own ports on one bridge (GRE and VXLAN tunnels on br-tun) never prune each other's.
+      - Value stored in C(external_ids:netfabric_owner) of each port this module creates (or moves here from
+        another bridge) and the scope of O(purge), so that two roles that own ports on one bridge (GRE and VXLAN
+        tunnels on br-tun) never prune each other's. A port that already exists keeps its mark, or none.
+      - The default V(ansible) is not an owner the collection's roles use, so they never prune such a port.
     type: str
-    default: netfabric
+    default: ansible
   ports:
     description: The ports, each with the options of M(netfabric.ovs.ovs_port).
     type: list
@@ -72,7 +74,7 @@ options:
         type: str
         choices: [access, trunk, native-tagged, native-untagged, dot1q-tunnel]
       external_ids:
-        description: Keys of the port's external_ids; null values remove a key. C(netfabric_owner) is always set (see O(owner)).
+        description: Keys of the port's external_ids; null values remove a key. C(netfabric_owner) is set on ports this module creates (see O(owner)).
         type: dict
       other_config:
         description: Keys of the port's other_config; null values remove a key.

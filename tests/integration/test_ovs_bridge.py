@@ -24,7 +24,7 @@ def test_check_apply_idempotent_change_delete(hv):
     row = bridge_row(hv, "br-tun")
     assert row["datapath_type"] == "netdev" and row["fail_mode"] == "secure"
     assert row["protocols"] == ["set", ["OpenFlow10", "OpenFlow14"]]
-    assert ["netfabric_owner", "netfabric"] in row["external_ids"][1]
+    assert ["netfabric_owner", "ansible"] in row["external_ids"][1], "the module default owner is not a fabric owner"
     assert created["diff"]["after"]["fail_mode"] == "secure"
 
     again = run_module(hv, "ovs_bridge", BRIDGE)

@@ -52,7 +52,7 @@ def build(hosts: dict[str, dict], fabric_vars: dict, seen: dict[str, Seen] | Non
 
 def seen(info: dict | None) -> Seen:
     """What a host's br-int already uses, from the netfabric role's ovs_info read of it."""
-    return seen_from_info(info, BR_INT, TENANTS_OWNER)
+    return seen_from_info(info, BR_INT)
 
 
 def fabric_plan(topology: Topology) -> dict[str, dict]:
@@ -113,9 +113,9 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         )
 
     bridges = [
-        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW},
-        {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW},
-        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW},
+        {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER},
+        {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER},
+        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER},
     ]
     # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
     int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}, "ofport_request": INT_BR_PHY_OFPORT}] if links else []

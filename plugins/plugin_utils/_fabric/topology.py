@@ -71,9 +71,11 @@ NOTHING_SEEN = Seen()
 TENANT_KEY = "netfabric_tenant"  # external_ids key that names a tenant port's tenant
 
 
-def seen_from_info(info: Mapping | None, bridge: str, owner: str) -> Seen:
+def seen_from_info(info: Mapping | None, bridge: str) -> Seen:
     """Seen from what ovs_info returned for a host (its `ports`), reading only `bridge` (br-int).
-    A tenant's VLAN is the tag its ports carry, the first port by name deciding if they differ."""
+    Tenant ports are those with our tenant key (written whatever their owner mark: a port the
+    fabric adopted keeps its own). A tenant's VLAN is the tag its ports carry, the first port by
+    name deciding if they differ."""
     ports = (info or {}).get("ports") or {}
     vlans: dict[str, int] = {}
     ofports: dict[str, int] = {}
@@ -83,7 +85,7 @@ def seen_from_info(info: Mapping | None, bridge: str, owner: str) -> Seen:
             continue
         taken.update(n for n in (port.get("ofport"), port.get("ofport_request")) if isinstance(n, int) and n > 0)
         ids = port.get("external_ids") or {}
-        if ids.get("netfabric_owner") != owner or not ids.get(TENANT_KEY):
+        if not ids.get(TENANT_KEY):
             continue
         if isinstance(port.get("tag"), int):
             vlans.setdefault(ids[TENANT_KEY], port["tag"])

@@ -95,9 +95,28 @@ def test_have_port_normalises_every_kind(state):
 def test_bridge_present_as_recorded_plans_nothing(state):
     want = bridge_want(name="br-tun", datapath_type="netdev", fail_mode="secure", protocols=["OpenFlow14", "OpenFlow10"])
     commands, before, after = br.plan_bridge(want, state)
-    assert commands == [["set", "Bridge", "br-tun", 'external_ids:"netfabric_owner"="netfabric"']]
-    assert before["ports"] == ["patch-int", "vxlan-ac1f0002"] and after["external_ids"] == {"netfabric_owner": "netfabric"}
+    assert commands == []
+    assert before["ports"] == ["patch-int", "vxlan-ac1f0002"] and after["external_ids"] == {}
     assert br.plan_bridge(bridge_want(name="br-int", datapath_type="netdev"), state)[0] == []
+
+
+def test_owner_mark_only_on_what_the_call_creates(state):
+    """A bridge that exists without our mark (another tool's br-int) is used, never stamped: teardown,
+    which deletes only marked bridges, then leaves it. An explicit external_ids mark takes it over."""
+    made = br.plan_bridge(bridge_want(name="br-new", owner="netfabric"), state)
+    assert made[0][0] == ["add-br", "br-new"] and ["set", "Bridge", "br-new", 'external_ids:"netfabric_owner"="netfabric"'] in made[0]
+    assert br.plan_bridge(bridge_want(name="br-tun", owner="netfabric"), state)[0] == []
+    taken = br.plan_bridge(bridge_want(name="br-tun", external_ids={"netfabric_owner": "netfabric"}), state)[0]
+    assert taken == [["set", "Bridge", "br-tun", 'external_ids:"netfabric_owner"="netfabric"']]
+    # ports alike: an existing port keeps its mark; a created or moved one gets the call's owner
+    assert po.plan_ports("br-int", [port_want(name="vm1", type="internal", tag=101, mtu_request=1400)], state)[0] == []
+    new = po.plan_ports("br-int", [port_want(name="vm9", type="internal")], state)[0]
+    assert new[0] == ["add-port", "br-int", "vm9", 'external_ids:"netfabric_owner"="netfabric"']
+
+
+def test_module_default_owner_is_not_a_fabric_owner():
+    assert br.ARGUMENT_SPEC["owner"]["default"] == po.AGGREGATE_ARGUMENT_SPEC["owner"]["default"] == "ansible"
+    assert po.SINGLE_ARGUMENT_SPEC["owner"]["default"] == "ansible"
 
 
 def test_bridge_changes_only_what_differs(state):

@@ -85,7 +85,7 @@ def info_of(host_plan):
             "external_ids": {"netfabric_owner": "netfabric-tenants", **port["external_ids"]},
         }
     ports["vnet0"] = {"bridge": "br-int", "tag": None, "ofport": 3, "ofport_request": None, "external_ids": {}}  # libvirt's
-    ports["eth9"] = {"bridge": "br-ex", "tag": 7, "ofport": 10003, "external_ids": {"netfabric_owner": "netfabric-tenants"}}
+    ports["eth9"] = {"bridge": "br-ex", "tag": 7, "ofport": 10003, "external_ids": {"netfabric_tenant": "t9"}}
     return {"bridges": {"br-int": {}}, "ports": ports}
 
 
@@ -107,7 +107,7 @@ def test_adding_a_colliding_tenant_moves_nobody_when_the_host_was_read(with_read
         assert newcomer["ofport_request"] == 10002
 
 
-def test_the_read_counts_foreign_numbers_as_taken_and_only_our_ports_as_kept():
+def test_the_read_counts_foreign_numbers_as_taken_and_only_tenant_ports_as_kept():
     before = plan.fabric_plan(plan.build(*hosts_and_fabric([1])))["hv1"]
     seen = plan.seen(info_of(before))
     assert seen.vlans == {"t1": vlans(before)["t1"]}
