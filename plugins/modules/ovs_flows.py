@@ -39,7 +39,7 @@ options:
       - Flows in C(ovs-ofctl add-flow) syntax, for example V(table=0,priority=1,in_port=patch-int,actions=resubmit(,1\)).
       - Port names are allowed and preferred; a port number is mapped to the port's name before comparing.
       - Two flows with the same table, priority and match are refused, as OpenFlow keeps only one.
-      - A flow is one line of an C(ovs-ofctl bundle) file: newlines, other control characters and C(#) (a comment there) are refused.
+      - A flow is one line of an C(ovs-ofctl bundle) file, so newlines, other control characters and C(#) (a comment there) are refused.
       - A flow whose table, priority and match equal those of another owner's flow replaces it (OpenFlow semantics).
       - Required with O(state=present); an empty list removes every flow with the cookie.
     type: list

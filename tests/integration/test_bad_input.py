@@ -124,7 +124,7 @@ def flow_lists(draw, table):
     """Flows of one owner in a table of its own: owners sharing a table, priority and match replace
     each other's flow (OpenFlow keeps one), so a rerun would change again."""
     flows = []
-    for _ in range(draw(st.integers(1, 3))):
+    for _flow in range(draw(st.integers(1, 3))):
         match = draw(st.lists(st.sampled_from(MATCHES), max_size=3, unique=True))
         text = ",".join([f"table={table}"] + match + ["actions=" + draw(st.sampled_from(ACTIONS))])
         if draw(st.booleans()):

@@ -39,7 +39,10 @@ names = st.one_of(
                      "a" * 15, "a" * 16, "br-int", "eth0.100", "a b", "x\ny"]),
     st.text(max_size=20),
 )
-maybe = lambda strategy: st.one_of(st.none(), strategy)  # noqa: E731
+
+
+def maybe(strategy):
+    return st.one_of(st.none(), strategy)
 
 
 def field_of(message):
