@@ -32,7 +32,7 @@ python3 lab/fabric.py tunnels --prefix "$PREFIX" "$EXAMPLE"
 echo "== 5/5 who reaches whom (real pings from the VM namespaces)"
 status=0
 python3 lab/fabric.py matrix --prefix "$PREFIX" "$EXAMPLE" || status=1
-picture=$(python3 lab/fabric.py picture --prefix "$PREFIX" "$EXAMPLE" "$OUT/fabric.svg")
-echo "fabric picture: $picture"
+picture=$(python3 lab/fabric.py picture "$EXAMPLE" "$OUT/fabric.svg")
+echo "fabric picture (bridges, local VLANs, tunnel ids, tunnels; drawn from the plans): $picture"
 echo "the lab stays up: e.g. ip netns exec $PREFIX-tap-red-1 ping 10.0.0.2; remove it with: lab/run clean"
 exit $status

@@ -4,7 +4,7 @@
     python3 lab/fabric.py up     --prefix nfdemo examples/vxlan   # hosts + VMs + lab inventory
     python3 lab/fabric.py matrix --prefix nfdemo examples/vxlan   # who reaches whom (real pings)
     python3 lab/fabric.py tunnels --prefix nfdemo examples/vxlan  # tunnel ports per host
-    python3 lab/fabric.py picture --prefix nfdemo examples/vxlan OUT.svg
+    python3 lab/fabric.py picture examples/vxlan OUT.svg           # the fabric as planned (no lab)
     python3 lab/fabric.py down   --prefix nfdemo
 
 `up` writes ROOT/PREFIX/inventory.yml, an inventory layered over the example one (`-i EXAMPLE -i
@@ -15,6 +15,7 @@ state directory, so Ansible treats every namespace as a real host.
 from __future__ import annotations
 
 import argparse
+import html
 import ipaddress
 import json
 import sys
@@ -151,47 +152,196 @@ def print_tunnels(prefix: str, example: Path):
         print(f"{host}: " + (", ".join(f"{p['name']} ({p['type']} -> {p['remote_ip']}, ofport {p['ofport']})" for p in ports) or "no tunnels"))
 
 
-def picture(prefix: str, example: Path, out: Path):
-    """An SVG of hosts (with their VMs, coloured by tenant) and the tunnels between them."""
+PALETTE = ["#c62828", "#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00", "#4e342e"]
+FONT = 12
+CHAR_W = 7.3  # advance of one monospace character at FONT px (DejaVu Sans Mono), to size boxes
+LINE = 18
+
+
+def plans(example: Path) -> dict[str, dict]:
+    """Every host's plan, computed from the example inventory by the collection's own filter
+    (netfabric.ovs.fabric_plan, what the netfabric role runs): no lab needed."""
+    collections = Path(__file__).resolve().parents[1] / ".cache" / "collections"
+    link = collections / "ansible_collections" / "netfabric" / "ovs"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(collections.parents[1], target_is_directory=True)
+    if str(collections) not in sys.path:
+        sys.path.insert(0, str(collections))
+    from ansible_collections.netfabric.ovs.plugins.filter.fabric import fabric_plan  # noqa: PLC0415
+
     hosts, group = load_inventory(example)
-    names = sorted(hosts)
-    found = tunnels(prefix, example)
-    address = {str(ipaddress.ip_interface(hosts[n]["netfabric_underlay_ip"]).ip): n for n in names}
-    palette = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    colours = {t["name"]: palette[i % len(palette)] for i, t in enumerate(group.get("netfabric_tenants", []))}
-    width, box_w, box_h, gap = 220 * len(names) + 40, 180, 150, 40
-    xs = {n: 20 + i * (box_w + gap) for i, n in enumerate(names)}
-    y = 200
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="440" font-family="sans-serif" font-size="12">',
-             f'<text x="20" y="24" font-size="16">netfabric: {len(names)} hypervisors, overlay '
-             f'{group.get("netfabric_overlay", "vxlan")}, mode {group.get("netfabric_mode", "learning")}</text>']
-    drawn = set()
+    return fabric_plan({name: {**group, **hostvars} for name, hostvars in hosts.items()}, sorted(hosts))
+
+
+class Svg:
+    """Just enough SVG: rectangles, text that can be measured, paths."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def rect(self, x, y, w, h, fill="none", stroke="none", rx=0, **extra):
+        attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in extra.items())
+        self.parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{rx}" fill="{fill}" stroke="{stroke}"{attrs}/>')
+
+    def text(self, x, y, words, anchor="start", **extra):
+        attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in extra.items())
+        self.parts.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{attrs}>{html.escape(str(words))}</text>')
+
+    def path(self, d, stroke="#555", width=2, **extra):
+        attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in extra.items())
+        self.parts.append(f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{width}"{attrs}/>')
+
+    def label(self, x, y, words, colour="#222"):
+        """Text centred on (x, y) over a white plate, so a line under it never runs through it."""
+        w = len(words) * CHAR_W + 10
+        self.rect(x - w / 2, y - LINE / 2, w, LINE, fill="white", stroke=colour, rx=4)
+        self.text(x, y + 4, words, anchor="middle", fill=colour)
+
+    def render(self, width, height) -> str:
+        head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+                f'font-family="DejaVu Sans Mono, monospace" font-size="{FONT}">')
+        return "\n".join([head, f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>', *self.parts, "</svg>"]) + "\n"
+
+
+def text_width(lines) -> float:
+    return max((len(line) for line in lines), default=0) * CHAR_W
+
+
+def picture(example: Path, out: Path) -> Path:
+    """An SVG of the fabric as planned: per host its three bridges (br-tun with the tunnel ports and the
+    tenant id <-> local VLAN pairs, br-int with the VMs on their local VLANs, br-phy with the uplink and
+    the underlay address), the tunnels between hosts as arcs with their labels on plates at the top
+    of each arc, and the underlay switch below. Drawn from the plans, so it needs no lab."""
+    hosts, group = load_inventory(example)
+    plan = plans(example)
+    names = sorted(plan)
+    tenants = group.get("netfabric_tenants", [])
+    colours = {t["name"]: PALETTE[i % len(PALETTE)] for i, t in enumerate(tenants)}
+    overlay = group.get("netfabric_overlay", "vxlan")
+    id_word = {"vxlan": "VNI", "gre": "GRE key"}
+
+    # The lines of every bridge first, so the widest one sets the column width. A line is (text, style):
+    # "" plain, "tenant" in the tenant's colour, "vm" white on a bar of the tenant's colour.
+    boxes = {}
     for host in names:
-        for port in found[host]:
-            peer = address.get(port["remote_ip"])
-            if peer is None or (peer, host) in drawn:
-                continue
-            drawn.add((host, peer))
-            x1, x2 = xs[host] + box_w / 2, xs[peer] + box_w / 2
-            top = 60 + 25 * (len(drawn) % 5)
-            parts.append(f'<path d="M{x1},{y} C{x1},{top} {x2},{top} {x2},{y}" fill="none" stroke="#555" stroke-width="2"/>')
-            parts.append(f'<text x="{(x1 + x2) / 2 - 40}" y="{top + 30}" fill="#333">{port["type"]} {host} - {peer}</text>')
+        p = plan[host]
+        local = {t["name"]: t["local_vlan"] for t in p["tenants"]}
+        underlay = p["underlay"]
+        boxes[host] = {
+            "br-tun": [(f"{t['name']} -> {t['peer']} {t['remote_ip']}", "", None) for t in p["tunnels"]]
+            + [(f"{id_word.get(t['overlay'], 'id')} {t['tunnel_id']} <-> vlan {t['local_vlan']}", "tenant", t["name"])
+               for t in p["tenants"] if t["provider_vlan"] is None],
+            "br-int": [(f"{port['name']} {port.get('ip', '')} vlan {local[port['tenant']]}", "vm", port["tenant"])
+                       for port in hosts[host].get("netfabric_ports", [])],
+            "br-phy": [(f"{underlay['uplink']}  {underlay['address']}/{underlay['prefix']}", "", None)]
+            + [(f"vlan {t['local_vlan']} <-> provider vlan {t['provider_vlan']}", "tenant", t["name"])
+               for t in p["tenants"] if t["provider_vlan"] is not None],
+        }
+    col_w = max(280, max(text_width([line for lines in box.values() for line, _, _ in lines]) for box in boxes.values()) + 40)
+    gap = 70
+    margin = 30
+
+    # Tunnels, once per pair, as arcs over the columns: a longer span rises higher, so arcs nest and
+    # every label (on its arc's top) has its own height.
+    pairs = sorted({tuple(sorted((host, t["peer"]))) for host in names for t in plan[host]["tunnels"]},
+                   key=lambda pair: (names.index(pair[1]) - names.index(pair[0]), names.index(pair[0])))
+    max_span = max((names.index(b) - names.index(a) for a, b in pairs), default=0)
+    rise = 48  # height added per host spanned
+    top = 75 + rise * max_span  # where the host columns start
+    xs = {host: margin + i * (col_w + gap) for i, host in enumerate(names)}
+
+    svg = Svg()
+    title = (f"netfabric: {len(names)} hypervisors, {overlay} overlay, {group.get('netfabric_mode', 'learning')} mode, "
+             f"{len(tenants)} tenants (as planned from {example})")
+    svg.text(margin, 26, title, font_size=15, font_weight="bold")
+
+    # tunnel ends: spread over the top edge of each column, left peers first and the farthest peer
+    # outermost on each side, so the arcs nest and never cross
+    ends = {}
     for host in names:
-        x = xs[host]
-        parts.append(f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="8" fill="#f4f4f4" stroke="#333"/>')
-        parts.append(f'<text x="{x + 10}" y="{y + 20}" font-weight="bold">{host}</text>')
-        parts.append(f'<text x="{x + 10}" y="{y + 38}">{hosts[host]["netfabric_underlay_ip"]}</text>')
-        for i, port in enumerate(hosts[host].get("netfabric_ports", [])):
-            colour = colours.get(port["tenant"], "#777")
-            parts.append(f'<rect x="{x + 10}" y="{y + 50 + i * 28}" width="{box_w - 20}" height="22" rx="4" fill="{colour}" opacity="0.85"/>')
-            parts.append(f'<text x="{x + 16}" y="{y + 65 + i * 28}" fill="white">{port["name"]} {port.get("ip", "")}</text>')
-    legend_y = y + box_h + 40
-    for i, (tenant, colour) in enumerate(colours.items()):
-        parts.append(f'<rect x="{20 + i * 120}" y="{legend_y}" width="14" height="14" fill="{colour}"/>')
-        parts.append(f'<text x="{40 + i * 120}" y="{legend_y + 12}">tenant {tenant}</text>')
-    parts.append("</svg>")
+        here = names.index(host)
+        peers = sorted((t["peer"] for t in plan[host]["tunnels"]), key=lambda peer: (names.index(peer) > here, -names.index(peer)))
+        for k, peer in enumerate(peers):
+            ends[(host, peer)] = xs[host] + col_w * (k + 1) / (len(peers) + 1)
+    labels = []
+    for a, b in pairs:
+        span = names.index(b) - names.index(a)
+        x1, x2 = ends[(a, b)], ends[(b, a)]
+        control = top - 20 - rise * span * 4 / 3  # a cubic's top is 3/4 of the way to its control points
+        kind = next(t["overlay"] for t in plan[a]["tunnels"] if t["peer"] == b)
+        svg.path(f"M{x1:.1f},{top} C{x1:.1f},{control:.1f} {x2:.1f},{control:.1f} {x2:.1f},{top}", stroke="#777")
+        labels.append(((x1 + x2) / 2, top - 15 - rise * span, f"{kind} {a} <-> {b}"))
+    for x, y, words in labels:  # after every arc, so no arc is drawn over a label
+        svg.label(x, y, words)
+
+    bottom = top
+    for host in names:
+        x, y, box = xs[host], top, boxes[host]
+        p = plan[host]
+        kinds = {b["name"]: b for b in p["bridges"]}
+        heights = {"br-tun": LINE * (len(box["br-tun"]) + 1) + 10, "br-int": LINE * (len(box["br-int"]) + 1) + 14,
+                   "br-phy": LINE * (len(box["br-phy"]) + 1) + 10}
+        total = 50 + sum(heights.values()) + 2 * 26 + 10
+        svg.rect(x, y, col_w, total, fill="#f5f5f5", stroke="#333", rx=8)
+        svg.text(x + 12, y + 20, host, font_weight="bold", font_size=14)
+        svg.text(x + 12, y + 38, f"{p['datapath_type']} datapath, underlay {p['underlay']['address']}", fill="#444")
+        cy = y + 50
+        centres = {}
+        for bridge in ("br-tun", "br-int", "br-phy"):
+            h = heights[bridge]
+            svg.rect(x + 10, cy, col_w - 20, h, fill="white", stroke="#555", rx=6)
+            mode = kinds.get(bridge, {}).get("fail_mode", "")
+            svg.text(x + 20, cy + LINE, f"{bridge} ({mode})" if mode else bridge, font_weight="bold")
+            ly = cy + LINE
+            for line, style, tenant in box[bridge]:
+                ly += LINE
+                colour = colours.get(tenant, "#777")
+                if style == "vm":
+                    svg.rect(x + 16, ly - 13, col_w - 32, LINE - 2, fill=colour, rx=3)
+                    svg.text(x + 20, ly, line, fill="white")
+                elif style == "tenant":
+                    svg.text(x + 20, ly, line, fill=colour, font_weight="bold")
+                else:
+                    svg.text(x + 20, ly, line, fill="#333")
+            centres[bridge] = (cy, cy + h)
+            cy += h + 26
+        # patch links between the bridges, labelled by their port names
+        for upper, lower, words in (("br-tun", "br-int", "patch-int | patch-tun"), ("br-int", "br-phy", "int-br-phy | phy-br-int")):
+            if upper == "br-int" and not any(t["provider_vlan"] is not None for t in p["tenants"]):
+                words = "(no patch: no provider VLAN)"
+            y1, y2 = centres[upper][1], centres[lower][0]
+            svg.path(f"M{x + 40},{y1} L{x + 40},{y2}", stroke="#999", width=2, stroke_dasharray="4 3")
+            svg.text(x + 50, (y1 + y2) / 2 + 4, words, fill="#666", font_size=11)
+        # br-phy's uplink down to the underlay switch
+        svg.path(f"M{x + col_w / 2},{centres['br-phy'][1]} L{x + col_w / 2},{y + total + 30}", stroke="#333")
+        bottom = max(bottom, y + total)
+
+    width = margin * 2 + len(names) * col_w + (len(names) - 1) * gap
+    switch_y = bottom + 30
+    svg.rect(margin, switch_y, width - 2 * margin, 24, fill="#455a64", rx=4)
+    subnets = sorted({str(ipaddress.ip_interface(h["netfabric_underlay_ip"]).network) for h in hosts.values()})
+    svg.text(width / 2, switch_y + 16, f"underlay switch {', '.join(subnets)}", anchor="middle", fill="white")
+
+    legend_y = switch_y + 54
+    for i, tenant in enumerate(tenants):
+        word = f"provider vlan {tenant['provider_vlan']}" if tenant.get("provider_vlan") else f"{id_word.get(overlay, 'id')} {tenant['tunnel_id']}"
+        x = margin + i * 230
+        svg.rect(x, legend_y - 12, 14, 14, fill=colours[tenant["name"]])
+        svg.text(x + 20, legend_y, f"tenant {tenant['name']}: {word}")
+    notes = [
+        f"{id_word.get(overlay, 'id')} N: the tenant's id on the wire, the same on every host; vlan N: its local VLAN on "
+        "that host's br-int (chosen per host).",
+        f"Every tunnel carries each tunnelled tenant; br-tun maps its {id_word.get(overlay, 'id')} to the local VLAN and back.",
+    ]
+    if any(t.get("provider_vlan") for t in tenants):
+        notes.append("A provider-VLAN tenant rides the underlay as 802.1Q instead, its local VLAN translated on br-phy.")
+    for i, note in enumerate(notes):
+        svg.text(margin, legend_y + 26 + i * LINE, note, fill="#444")
+    height = legend_y + 26 + len(notes) * LINE + 10
+    width = max(width, margin * 2 + max(len(n) for n in notes) * CHAR_W)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts) + "\n")
+    out.write_text(svg.render(width, height))
     return out
 
 
@@ -212,7 +362,7 @@ def main():
     elif opts.action == "tunnels":
         print_tunnels(opts.prefix, example)
     elif opts.action == "picture":
-        print(picture(opts.prefix, example, Path(opts.args[1])))
+        print(picture(example, Path(opts.args[1])))
     return 0
 
 

@@ -25,7 +25,10 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO/.cache/collections"
 export ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}" NO_COLOR="${NO_COLOR:-1}"
 export CONTAINERS_CONF="$REPO/lab/containers.conf"
-MOLECULE_STATE="$REPO/.cache/molecule" # one ephemeral directory per scenario
+# Molecule keeps one ephemeral directory per scenario, molecule.<checksum>.<scenario>, in
+# $ANSIBLE_HOME/tmp. It is not moved with MOLECULE_EPHEMERAL_DIRECTORY: that one directory would
+# also be the `default` scenario's, whose state then clashes with the scenario run (a warning).
+MOLECULE_STATE="$ANSIBLE_HOME/tmp"
 mkdir -p "$HOME" "$ANSIBLE_LOCAL_TEMP" "$MOLECULE_STATE"
 
 # The collection must be found as netfabric.ovs: .cache/collections/ansible_collections/netfabric/ovs -> repo
@@ -44,7 +47,7 @@ cleanup() {
     ((${#ids[@]})) && podman rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 9>&-
     mapfile -t nets < <(podman network ls -q --filter "name=^$PREFIX" 2>/dev/null)
     ((${#nets[@]})) && podman network rm -f "${nets[@]}" >/dev/null 2>&1
-    rm -rf "${MOLECULE_STATE:?}"/*
+    rm -rf "${MOLECULE_STATE:?}"/molecule.*
     return 0
 }
 
@@ -125,7 +128,8 @@ seconds_since() { awk -v ns=$(($(date +%s%N) - $1)) 'BEGIN { printf "%.1f", ns /
 if (($#)); then
     scenarios=("$@")
 else
-    mapfile -t scenarios < <(find "$SCENARIOS_DIR" -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -rn1 basename | sort)
+    # `default` is molecule's empty shared-state scenario (extensions/molecule/default): nothing to run
+    mapfile -t scenarios < <(find "$SCENARIOS_DIR" -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -rn1 basename | grep -vx default | sort)
 fi
 for scenario in "${scenarios[@]}"; do
     if [[ ! -f $SCENARIOS_DIR/$scenario/molecule.yml ]]; then
@@ -163,8 +167,7 @@ for scenario in "${scenarios[@]}"; do
     printf '\n===== molecule scenario %s =====\n' "$scenario"
     start=$(date +%s%N)
     if create_network "$scenario"; then
-        MOLECULE_EPHEMERAL_DIRECTORY="$MOLECULE_STATE/$scenario" \
-            setsid molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario" 9>&- &
+        setsid molecule --base-config "$SCENARIOS_DIR/config.yml" test --scenario-name "$scenario" 9>&- &
         child=$!
         wait "$child"
         rc=$?

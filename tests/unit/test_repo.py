@@ -154,3 +154,69 @@ def test_entry_points_are_executable(script):
     path = REPO / script
     assert path.read_text().startswith("#!/usr/bin/env bash\n")
     assert os.access(path, os.X_OK), f"{script} must be executable (git keeps the mode)"
+
+
+def test_galaxy_has_no_placeholder_urls():
+    """Galaxy shows these links on the collection's page: a placeholder there is a broken link."""
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    links = {key: galaxy.get(key) for key in ("repository", "documentation", "homepage", "issues")}
+    bad = {key: url for key, url in links.items() if url and (".invalid" in url or "example." in url or not url.startswith("https://"))}
+    assert not bad, f"galaxy.yml: placeholder or non-https URLs {bad}: give real ones or leave the key out"
+
+
+def test_galaxy_build_ignores_development_files():
+    ignored = set(yaml.safe_load((REPO / "galaxy.yml").read_text())["build_ignore"])
+    missing = {".cache", ".venv", "lab", "bench", "tests", ".ci", "extensions", "changelogs/.plugin-cache.yaml"} - ignored
+    assert not missing, f"galaxy.yml build_ignore lacks {sorted(missing)}: development files would ship"
+
+
+def load_lab_script(name: str):
+    """Import a lab/ script as a module (lab/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "lab" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fragment_rule_finds_a_change_without_fragment(tmp_path):
+    """lab/fragments.py (lint stage): commits before changelogs/ are exempt; after it, a change to
+    plugins/ or roles/ without a fragment is named, one with a fragment passes, and so does work in
+    progress that adds one."""
+    fragments = load_lab_script("fragments")
+    git = fragments.git
+
+    def commit(files: dict[str, str], message: str):
+        for name, text in files.items():
+            path = tmp_path / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        git(tmp_path, "add", "-A")
+        git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message)
+
+    git(tmp_path, "init", "-q")
+    commit({"plugins/modules/a.py": "1"}, "before fragments")
+    assert fragments.commits_without_fragment(tmp_path) == []
+    commit({"changelogs/config.yaml": "x", "changelogs/fragments/a.yml": "x", "roles/r/tasks/main.yml": "1"}, "fragments begin")
+    commit({"plugins/modules/a.py": "2", "changelogs/fragments/b.yml": "x"}, "with fragment")
+    commit({"README.md": "docs"}, "docs only")
+    assert fragments.commits_without_fragment(tmp_path) == []
+    commit({"roles/r/tasks/main.yml": "2"}, "no fragment")
+    assert [line.split(" ", 1)[1] for line in fragments.commits_without_fragment(tmp_path)] == ["no fragment"]
+    (tmp_path / "plugins/modules/a.py").write_text("3")
+    assert fragments.uncommitted_without_fragment(tmp_path) == ["plugins/modules/a.py"]
+    (tmp_path / "changelogs/fragments/c.yml").write_text("x")
+    assert fragments.uncommitted_without_fragment(tmp_path) == []
+
+
+def test_execution_environment_installs_this_version_with_the_tested_core():
+    """execution-environment.yml installs the tarball `ansible-galaxy collection build` makes of this
+    version, with the ansible-core the tests run on."""
+    ee = yaml.safe_load((REPO / "execution-environment.yml").read_text())
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    tarball = f"{galaxy['namespace']}-{galaxy['name']}-{galaxy['version']}.tar.gz"
+    assert [item["src"] for item in ee["additional_build_files"]] == [tarball]
+    assert ee["dependencies"]["galaxy"]["collections"] == [{"name": f"collections/{tarball}", "type": "file"}]
+    pins = dict(line.split("==") for line in (REPO / "requirements.txt").read_text().splitlines() if "==" in line)
+    assert ee["dependencies"]["ansible_core"]["package_pip"] == f"ansible-core=={pins['ansible-core']}"
