@@ -17,11 +17,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import (
-    FABRIC_VARS,
-    HOST_VARS,
-    FabricError,
-)
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import FABRIC_VARS, HOST_VARS, FabricError
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Topology
 
 # Whole-fabric results by a hash of their inputs, so many host_plan calls in one process

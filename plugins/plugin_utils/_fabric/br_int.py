@@ -29,12 +29,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-# OpenFlow port numbers requested for br-int's ports: the fabric's own at the top of the range,
-# VM ports from VM_OFPORT_FIRST up, far from the low numbers OVS gives ports nobody numbered.
-PATCH_TUN_OFPORT = 65001
-INT_BR_PHY_OFPORT = 65002
-VM_OFPORT_FIRST = 10001
-VM_OFPORT_LAST = 65000
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import INT_BR_PHY_OFPORT, PATCH_TUN_OFPORT
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import set_vlan
+
 REG = "NXM_NX_REG1[0..15]"
 UNTAGGED = "vlan_tci=0x0000/0x1fff"
 
@@ -76,7 +73,7 @@ def br_int_flows(tenants: list[IntTenant], ports: list[VmPort], *, mac_limit: in
             flows.append(f"table=0,priority=10,in_port={PATCH_TUN_OFPORT},dl_vlan={vlan},actions=resubmit(,1)")
         else:
             flows.append(
-                f"table=0,priority=10,in_port={INT_BR_PHY_OFPORT},dl_vlan={tenant.provider_vlan},actions=mod_vlan_vid:{vlan},resubmit(,1)"
+                f"table=0,priority=10,in_port={INT_BR_PHY_OFPORT},dl_vlan={tenant.provider_vlan},actions={set_vlan(vlan)},resubmit(,1)"
             )
     for port in ports:
         flows += _admission(port)
@@ -87,13 +84,13 @@ def br_int_flows(tenants: list[IntTenant], ports: list[VmPort], *, mac_limit: in
         for tenant in tenants
     ]
     flows += ["table=1,priority=0,actions=drop", "table=2,priority=0,actions=drop"]
-    flows += [f"table=3,priority=1,reg1={port.ofport},dl_vlan={port.local_vlan},actions=strip_vlan,output:{port.ofport}" for port in ports]
+    flows += [f"table=3,priority=1,reg1={port.ofport},dl_vlan={port.local_vlan},actions=pop_vlan,output:{port.ofport}" for port in ports]
     for tenant in tenants:
         vlan = tenant.local_vlan
         uplink = PATCH_TUN_OFPORT if tenant.tunnelled else INT_BR_PHY_OFPORT
         flows.append(f"table=3,priority=1,reg1={uplink},dl_vlan={vlan},actions=output:{uplink}")
         members = [f"output:{port.ofport}" for port in ports if port.local_vlan == vlan]
-        flows.append(f"table=3,priority=1,reg1=0,dl_vlan={vlan},actions=" + ",".join([f"output:{uplink}", "strip_vlan", *members]))
+        flows.append(f"table=3,priority=1,reg1=0,dl_vlan={vlan},actions=" + ",".join([f"output:{uplink}", "pop_vlan", *members]))
     flows.append("table=3,priority=0,actions=drop")
     return flows
 
@@ -103,7 +100,7 @@ def _admission(port: VmPort) -> list[str]:
     ARP and IPv4 only from its IPv4 address (or none yet: ARP probes, DHCP), IPv6 only from its
     link-local or IPv6 address, neighbour advertisements only for those."""
 
-    def flow(priority: int, match: str, actions: str = f"mod_vlan_vid:{port.local_vlan},resubmit(,1)") -> str:
+    def flow(priority: int, match: str, actions: str = f"{set_vlan(port.local_vlan, push=True)},resubmit(,1)") -> str:
         return f"table=0,priority={priority},in_port={port.ofport},{UNTAGGED}{match},actions={actions}"
 
     if not port.security or port.mac is None:

@@ -3,8 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validate the netfabric inventory and normalise it into a small typed model.
 
-Every problem is collected before anything is reported, and each one names its host,
-tenant or port, so a single run lists everything to fix and nothing has been touched yet.
+Types, choices, required keys, unknown keys and defaults come from the declared schema
+(spec.py: the netfabric role's argument_specs). This file keeps what a spec cannot say:
+ranges, addresses, names (the modules' own rules, module_utils/_validate.py, so whatever
+passes here passes every module too), and the rules across tenants and hosts. Every problem
+is collected before anything is reported, each naming its host, tenant or port, so a single
+run lists everything to fix and nothing has been touched yet.
 """
 
 from __future__ import annotations
@@ -12,64 +16,26 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import (
-    LOCAL_VLANS,
-    subinterface_name,
-    tunnel_port_name,
-)
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
-OVERLAYS = ("vxlan", "gre")
-MODES = ("learning", "l2pop")
-DATAPATHS = ("system", "netdev")
-TUNNEL_ID_MAX = {"vxlan": 16777215, "gre": 4294967295}
+HOST_VARS = spec.HOST_VARS
+FABRIC_VARS = spec.validators().fabric_vars
+TUNNEL_ID = {"vxlan": ("VNI", _validate.VNI), "gre": ("GRE key", _validate.GRE_KEY)}
 # Bytes a tenant frame grows by on the wire, counted like Neutron: inner Ethernet 14 + VXLAN 8
 # + UDP 8 + outer IPv4 20 = 50; inner Ethernet 14 + GRE with key 8 + outer IPv4 20 = 42.
 # An IPv6 outer header is 40 bytes, so IPv6 underlays add IPV6_EXTRA to both.
 ENCAP_OVERHEAD = {"vxlan": 50, "gre": 42}
 IPV6_EXTRA = 20
 MTU_RANGE = (68, 65535)
-VLAN_RANGE = (1, 4094)
-COOKIE_RANGE = (1, 2**64 - 1)
-# Names and paths are checked by the modules' own rules (module_utils/_validate.py), so whatever
-# passes here passes every module too, before any host is touched.
-IFNAME_MAX = _validate.IFNAME_MAX
-TENANT_NAME_MAX = 64
-_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-# Names the plan itself gives to ports; a VM port with one of them would collide.
-RESERVED_PORTS = frozenset({"br-int", "br-tun", "br-phy", "patch-int", "patch-tun", "int-br-phy", "phy-br-int"})
-RESERVED_PREFIXES = ("vxlan-", "gre-")
-
-OWNER = "netfabric"
-# 0x4e46 is "NF" in ASCII: the cookie that marks the flows netfabric owns.
-DEFAULTS: dict[str, Any] = {
-    "netfabric_tenants": [],
-    "netfabric_overlay": "vxlan",
-    "netfabric_mode": "learning",
-    "netfabric_underlay_mtu": 1500,
-    "netfabric_tenant_mtu": 1450,
-    "netfabric_flow_cookie": 0x4E46,
-    "netfabric_state_dir": "/etc/netfabric",
-    # MACs br-int and br-tun learn per tenant and host: one VM flooding source MACs fills only its
-    # own tenant's share, never what the other tenants need.
-    "netfabric_mac_limit": 4096,
-}
-FABRIC_VARS = tuple(DEFAULTS)
-HOST_VARS = (
-    "netfabric_underlay_ip",
-    "netfabric_uplink",
-    "netfabric_datapath_type",
-    "netfabric_provider_vlans",
-    "netfabric_ports",
-    "netfabric_ovs_db",
-    "netfabric_state_dir",  # per host too: hosts that share a filesystem (the namespace lab) need their own
-)
-TENANT_KEYS = ("name", "tunnel_id", "overlay", "subnets", "provider_vlan", "mtu")
-PORT_KEYS = ("name", "tenant", "mac", "ip", "port_security", "take_over")
 MAC_LIMIT_RANGE = (1, 65535)
+TENANT_NAME_MAX = 64
 # A VM port named like an 802.1Q subinterface (eth0.100) is a host interface, not a VM's.
 _SUBINTERFACE = re.compile(r".+\.[0-9]+")
 
@@ -127,18 +93,19 @@ class Fabric:
     tenant_mtu: int
     flow_cookie: int
     state_dir: str
-    mac_limit: int = DEFAULTS["netfabric_mac_limit"]
+    mac_limit: int = C.MAC_LIMIT
 
 
 def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
     """Check the whole inventory; return the model or raise FabricError listing every problem.
 
     `hosts` maps each hypervisor to its netfabric_* host variables; `fabric_vars` holds the
-    fabric-wide netfabric_* variables (missing ones take DEFAULTS).
+    fabric-wide netfabric_* variables (missing ones take the declared defaults).
     """
     problems: list[str] = []
-    settings = _fabric_settings({**DEFAULTS, **{k: v for k, v in fabric_vars.items() if v is not None}}, problems)
-    tenants = _tenants(settings["netfabric_tenants"], settings["netfabric_overlay"], settings["netfabric_tenant_mtu"], problems)
+    checks = spec.validators()
+    settings = _fabric_settings(spec.check_each(checks.fabric, fabric_vars, "fabric", problems)[0], problems)
+    tenants = _tenants(settings["netfabric_tenants"], settings, problems)
     parsed = {}
     for name in sorted(hosts):
         host = _host(name, hosts[name], problems)
@@ -163,18 +130,13 @@ def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
 # ---------------------------------------------------------------- single values
 
 
-def _int(value: Any, bounds: tuple[int, int]) -> int | None:
-    """An int within bounds (decimal or 0x strings too, since INI inventories give strings)."""
-    if isinstance(value, bool):
+def _in_range(field: str, value: Any, bounds: tuple[int, int], problems: list[str], where: str, why: str = "") -> int | None:
+    """`value` when it is an int within bounds (never a bool); else a problem naming the field."""
+    try:
+        return _validate.int_range(field, value, bounds)
+    except _validate.ValidationError as exc:
+        problems.append(f"{where}: {exc}{why}")
         return None
-    if isinstance(value, str):
-        try:
-            value = int(value.strip(), 0)
-        except ValueError:
-            return None
-    if not isinstance(value, int) or not bounds[0] <= value <= bounds[1]:
-        return None
-    return int(value)
 
 
 def _ifname_problem(value: Any) -> str | None:
@@ -184,16 +146,10 @@ def _ifname_problem(value: Any) -> str | None:
     return f"{value!r} is not a valid interface name ({_validate.IFNAME_RULE}): {problem}"
 
 
-def _state_dir_problem(value: Any) -> str | None:
+def _state_dir(value: Any, where: str, problems: list[str]) -> None:
     """netfabric_state_dir goes into a systemd unit's ExecStart and root replays the flows kept there."""
-    problem = _validate.path_problem(value, strict=True)
-    if problem is None:
-        return None
-    return f"netfabric_state_dir {value!r} is not {_validate.STRICT_PATH_RULE}: {problem}"
-
-
-def _unknown_keys(raw: dict, allowed: tuple[str, ...]) -> list[str]:
-    return sorted(str(k) for k in raw if k not in allowed)
+    if value is not None and (problem := _validate.path_problem(value, strict=True)) is not None:
+        problems.append(f"{where}: netfabric_state_dir {value!r} is not {_validate.STRICT_PATH_RULE}: {problem}")
 
 
 # ---------------------------------------------------------------- fabric-wide
@@ -201,82 +157,50 @@ def _unknown_keys(raw: dict, allowed: tuple[str, ...]) -> list[str]:
 
 def _fabric_settings(raw: dict, problems: list[str]) -> dict:
     out = dict(raw)
-    if raw["netfabric_overlay"] not in OVERLAYS:
-        problems.append(f"fabric: netfabric_overlay {raw['netfabric_overlay']!r} is not one of {', '.join(OVERLAYS)}")
-        out["netfabric_overlay"] = "vxlan"
-    if raw["netfabric_mode"] not in MODES:
-        problems.append(f"fabric: netfabric_mode {raw['netfabric_mode']!r} is not one of {', '.join(MODES)}")
-        out["netfabric_mode"] = "learning"
     for var in ("netfabric_underlay_mtu", "netfabric_tenant_mtu"):
-        out[var] = _int(raw[var], MTU_RANGE)
-        if out[var] is None:
-            problems.append(f"fabric: {var} {raw[var]!r} is not an MTU ({MTU_RANGE[0]}-{MTU_RANGE[1]})")
-    out["netfabric_flow_cookie"] = _int(raw["netfabric_flow_cookie"], COOKIE_RANGE)
-    if out["netfabric_flow_cookie"] is None:
-        problems.append(
-            f"fabric: netfabric_flow_cookie {raw['netfabric_flow_cookie']!r} is out of range (1-0xffffffffffffffff; 0 is the cookie of flows nobody marked)"
-        )
-    out["netfabric_mac_limit"] = _int(raw["netfabric_mac_limit"], MAC_LIMIT_RANGE)
-    if out["netfabric_mac_limit"] is None:
-        low, high = MAC_LIMIT_RANGE
-        problems.append(f"fabric: netfabric_mac_limit {raw['netfabric_mac_limit']!r} is out of range ({low}-{high} MACs per tenant and host)")
-    if (problem := _state_dir_problem(raw["netfabric_state_dir"])) is not None:
-        problems.append(f"fabric: {problem}")
-    if not isinstance(raw["netfabric_tenants"], list):
-        problems.append("fabric: netfabric_tenants must be a list of tenants")
-        out["netfabric_tenants"] = []
+        out[var] = _in_range(var, raw[var], MTU_RANGE, problems, "fabric")
+    out["netfabric_mac_limit"] = _in_range("netfabric_mac_limit", raw["netfabric_mac_limit"], MAC_LIMIT_RANGE, problems, "fabric")
+    cookie = raw["netfabric_flow_cookie"]
+    if isinstance(cookie, str):  # decimal or 0x, since INI inventories give strings
+        with suppress(ValueError):
+            cookie = int(cookie.strip(), 0)
+    out["netfabric_flow_cookie"] = _in_range("netfabric_flow_cookie", cookie, (1, C.COOKIE_MAX), problems, "fabric", "; 0 is the cookie of flows nobody marked")
+    _state_dir(raw["netfabric_state_dir"], "fabric", problems)
     return out
 
 
-def _tenants(raw_list: list, default_overlay: str, default_mtu: int | None, problems: list[str]) -> dict[str, Tenant]:
+def _tenants(raw_list: list, settings: dict, problems: list[str]) -> dict[str, Tenant]:
+    checks = spec.validators()
     tenants: dict[str, Tenant] = {}
     for index, raw in enumerate(raw_list):
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw.get("name"):
-            problems.append(f"tenant #{index + 1}: needs a dictionary with a non-empty string 'name'")
+        name = raw.get("name") if isinstance(raw, dict) else None
+        where = f"tenant {name}" if isinstance(name, str) and name else f"tenant #{index + 1}"
+        raw = spec.check(checks.tenant, raw, where, problems)
+        if raw is None:
             continue
         name = raw["name"]
-        where = f"tenant {name}"
         if (problem := _validate.name_problem(name, TENANT_NAME_MAX)) is not None:
             problems.append(f"{where}: name {name!r} is not 1-{TENANT_NAME_MAX} {_validate.NAME_RULE}: {problem}")
             continue
         if name in tenants:
             problems.append(f"{where}: defined more than once")
             continue
-        ok = True
-        for key in _unknown_keys(raw, TENANT_KEYS):
-            problems.append(f"{where}: unknown key {key!r} (allowed: {', '.join(TENANT_KEYS)})")
-        overlay = raw.get("overlay") or default_overlay
-        if overlay not in OVERLAYS:
-            problems.append(f"{where}: overlay {overlay!r} is not one of {', '.join(OVERLAYS)}")
-            ok = False
-        tunnel_id = None
-        if ok:
-            tunnel_id = _int(raw.get("tunnel_id"), (0, TUNNEL_ID_MAX[overlay]))
-            if tunnel_id is None:
-                what = "VNI" if overlay == "vxlan" else "GRE key"
-                problems.append(f"{where}: tunnel_id {raw.get('tunnel_id')!r} is not a valid {what} (allowed 0-{TUNNEL_ID_MAX[overlay]} for {overlay})")
-                ok = False
+        overlay = raw["overlay"] or settings["netfabric_overlay"]
+        what, bounds = TUNNEL_ID[overlay]
+        tunnel_id = _in_range(f"tunnel_id (a {what} for {overlay})", raw["tunnel_id"], bounds, problems, where)
         subnets = []
-        raw_subnets = raw.get("subnets") or []
-        if not isinstance(raw_subnets, list):
-            problems.append(f"{where}: subnets must be a list of networks like 10.0.0.0/24")
-            raw_subnets = []
-        for subnet in raw_subnets:
+        for subnet in raw["subnets"]:
             try:
-                subnets.append(str(ipaddress.ip_network(str(subnet), strict=True)))
+                subnets.append(str(ipaddress.ip_network(subnet, strict=True)))
             except ValueError:
                 problems.append(f"{where}: subnet {subnet!r} is not a network like 10.0.0.0/24 (host bits must be zero)")
-        provider_vlan = raw.get("provider_vlan")
+        provider_vlan = raw["provider_vlan"]
         if provider_vlan is not None:
-            provider_vlan = _int(provider_vlan, VLAN_RANGE)
-            if provider_vlan is None:
-                problems.append(f"{where}: provider_vlan {raw['provider_vlan']!r} is out of range (allowed 1-4094)")
-        mtu = default_mtu
-        if raw.get("mtu") is not None:
-            mtu = _int(raw["mtu"], MTU_RANGE)
-            if mtu is None:
-                problems.append(f"{where}: mtu {raw['mtu']!r} is not an MTU ({MTU_RANGE[0]}-{MTU_RANGE[1]})")
-        if ok:
+            provider_vlan = _in_range("provider_vlan", provider_vlan, _validate.VLAN_ID, problems, where)
+        mtu = settings["netfabric_tenant_mtu"]
+        if raw["mtu"] is not None:
+            mtu = _in_range("mtu", raw["mtu"], MTU_RANGE, problems, where)
+        if tunnel_id is not None:
             tenants[name] = Tenant(name, tunnel_id, overlay, tuple(subnets), provider_vlan, mtu or 0)
     return dict(sorted(tenants.items()))
 
@@ -286,131 +210,89 @@ def _tenants(raw_list: list, default_overlay: str, default_mtu: int | None, prob
 
 def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     where = f"host {name}"
-    ok = True
-    underlay = raw.get("netfabric_underlay_ip")
-    address, prefix, version = "", 0, 4
-    if underlay in (None, ""):
-        problems.append(f"{where}: netfabric_underlay_ip is missing (the tunnel endpoint, like 172.31.0.1/24)")
-        ok = False
-    else:
-        try:
-            if "/" not in str(underlay):
-                raise ValueError
-            iface = ipaddress.ip_interface(str(underlay))
-        except ValueError:
-            problems.append(f"{where}: netfabric_underlay_ip {underlay!r} is not an address/prefix like 172.31.0.1/24")
-            ok = False
-        else:
-            ip = iface.ip
-            if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
-                problems.append(f"{where}: netfabric_underlay_ip {underlay!r} cannot be a tunnel endpoint")
-                ok = False
-            address, prefix, version = str(ip), iface.network.prefixlen, ip.version
-
-    uplink = raw.get("netfabric_uplink")
-    if uplink in (None, ""):
-        problems.append(f"{where}: netfabric_uplink is missing (the NIC that carries the underlay)")
-        ok = False
-    elif (problem := _ifname_problem(uplink)) is not None:
+    raw, bad = spec.check_each(spec.validators().host, raw, where, problems)
+    ok = not bad & {"netfabric_underlay_ip", "netfabric_uplink", "netfabric_datapath_type"}
+    underlay = _underlay(raw["netfabric_underlay_ip"], where, problems) if ok else None
+    uplink = raw["netfabric_uplink"]
+    if ok and (problem := _ifname_problem(uplink)) is not None:
         problems.append(f"{where}: netfabric_uplink {problem}")
         ok = False
-
-    datapath = raw.get("netfabric_datapath_type") or "system"
-    if datapath not in DATAPATHS:
-        problems.append(f"{where}: netfabric_datapath_type {datapath!r} is not one of {', '.join(DATAPATHS)}")
-        ok = False
-
+    datapath = raw["netfabric_datapath_type"]
     vlans: list[int] = []
-    raw_vlans = raw.get("netfabric_provider_vlans") or []
-    if not isinstance(raw_vlans, list):
-        problems.append(f"{where}: netfabric_provider_vlans must be a list of VLAN ids")
-        raw_vlans = []
-    for value in raw_vlans:
-        vlan = _int(value, VLAN_RANGE)
-        if vlan is None:
-            problems.append(f"{where}: provider VLAN {value!r} is out of range (allowed 1-4094)")
-        elif vlan in vlans:
-            problems.append(f"{where}: provider VLAN {vlan} is listed twice")
-        else:
+    for value in raw["netfabric_provider_vlans"]:
+        vlan = _in_range("netfabric_provider_vlans", value, _validate.VLAN_ID, problems, where)
+        if vlan in vlans:
+            problems.append(f"{where}: netfabric_provider_vlans lists VLAN {vlan} twice")
+        elif vlan is not None:
             vlans.append(vlan)
     if ok and datapath == "system":
         for vlan in vlans:
             if (problem := _ifname_problem(subinterface_name(uplink, vlan))) is not None:
                 problems.append(f"{where}: VLAN subinterface for provider VLAN {vlan}: {problem}")
-
-    ovs_db = raw.get("netfabric_ovs_db")
-    if ovs_db is not None and not isinstance(ovs_db, str):
-        problems.append(f"{where}: netfabric_ovs_db {ovs_db!r} must be a string like unix:/run/openvswitch/db.sock")
-
-    state_dir = raw.get("netfabric_state_dir")
-    if state_dir is not None and (problem := _state_dir_problem(state_dir)) is not None:
-        problems.append(f"{where}: {problem}")
-
-    ports = _ports(where, raw.get("netfabric_ports") or [], uplink, datapath, vlans, problems)
-    if not ok:
+    _state_dir(raw["netfabric_state_dir"], where, problems)
+    ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems)
+    if not ok or underlay is None:
         return None
-    return Host(name, address, prefix, version, uplink, datapath, tuple(sorted(vlans)), ports, ovs_db or None, state_dir)
+    ip, prefix = underlay
+    return Host(name, str(ip), prefix, ip.version, uplink, datapath, tuple(sorted(vlans)), ports, raw["netfabric_ovs_db"] or None, raw["netfabric_state_dir"])
 
 
-def _ports(where: str, raw_list: Any, uplink: Any, datapath: str, vlans: list[int], problems: list[str]) -> tuple[Port, ...]:
-    if not isinstance(raw_list, list):
-        problems.append(f"{where}: netfabric_ports must be a list of ports")
-        return ()
-    taken = set(RESERVED_PORTS) | ({uplink} if isinstance(uplink, str) else set())
+def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None:
+    """The tunnel endpoint and its prefix length, or None after a problem."""
+    try:
+        iface = ipaddress.ip_interface(_validate.ip_address("netfabric_underlay_ip", value, with_prefix=True))
+    except _validate.ValidationError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    if iface.ip.is_multicast or iface.ip.is_unspecified or iface.ip.is_loopback:
+        problems.append(f"{where}: netfabric_underlay_ip: {value!r} cannot be a tunnel endpoint")
+        return None
+    return iface.ip, iface.network.prefixlen
+
+
+def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[int], problems: list[str]) -> tuple[Port, ...]:
+    checks = spec.validators()
+    taken = C.FABRIC_PORTS | {uplink}
     if datapath == "netdev":
-        taken |= {f"vlan{v}" for v in vlans}
+        taken |= {f"{C.PROVIDER_PORT_PREFIX}{v}" for v in vlans}
     seen: set[str] = set()
     ports = []
     for index, raw in enumerate(raw_list):
-        if not isinstance(raw, dict):
-            problems.append(f"{where} port #{index + 1}: needs a dictionary with 'name' and 'tenant'")
+        name = raw.get("name")
+        here = f"{where} port {name}" if isinstance(name, str) and name else f"{where} port #{index + 1}"
+        raw = spec.check(checks.port, raw, here, problems)
+        if raw is None:
             continue
-        if raw.get("name") in (None, ""):
-            problems.append(f"{where} port #{index + 1}: name is missing (an interface name of 1-{IFNAME_MAX} characters)")
-            continue
-        name = raw["name"]
-        here = f"{where} port {name}"
-        for key in _unknown_keys(raw, PORT_KEYS):
-            problems.append(f"{here}: unknown key {key!r} (allowed: {', '.join(PORT_KEYS)})")
-        if (problem := _ifname_problem(name)) is not None and not (isinstance(name, str) and _SUBINTERFACE.fullmatch(name)):
+        if (problem := _ifname_problem(name)) is not None and not _SUBINTERFACE.fullmatch(name):
             problems.append(f"{here}: {problem}")
             continue
         if name in seen:
             problems.append(f"{here}: port name used twice on this host")
             continue
         seen.add(name)
-        if name in taken or name.startswith(RESERVED_PREFIXES):
+        if name in taken or name.startswith(C.TUNNEL_PREFIXES):
             problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN, int-br-phy)")
         elif _SUBINTERFACE.fullmatch(name):
             problems.append(f"{here}: name looks like a VLAN subinterface of a host NIC (NAME.VID); VM ports are the VM's taps or veths")
-        tenant = raw.get("tenant")
-        if not isinstance(tenant, str) or not tenant:
-            problems.append(f"{here}: tenant is missing")
-            continue
-        mac = raw.get("mac")
+        mac = raw["mac"]
         if mac is not None:
-            mac = str(mac).lower()
-            if not _MAC.fullmatch(mac):
-                problems.append(f"{here}: mac {raw['mac']!r} is not a MAC address like 52:54:00:12:34:56")
+            try:
+                mac = _validate.mac_address("mac", mac)
+            except _validate.ValidationError as exc:
+                problems.append(f"{here}: {exc}")
                 mac = None
-            elif int(mac[:2], 16) & 1:
-                problems.append(f"{here}: mac {mac} is a multicast address; a VM needs a unicast MAC")
-                mac = None
-        ip = raw.get("ip")
+            else:
+                if int(mac[:2], 16) & 1:
+                    problems.append(f"{here}: mac {mac} is a multicast address; a VM needs a unicast MAC")
+                    mac = None
+        ip = raw["ip"]
         if ip is not None:
             try:
-                ip = str(ip)
-                ip = str(ipaddress.ip_interface(ip).ip if "/" in ip else ipaddress.ip_address(ip))
-            except ValueError:
-                problems.append(f"{here}: ip {raw['ip']!r} is not an IP address (a prefix is allowed)")
+                ip = str(ipaddress.ip_interface(_validate.ip_address("ip", ip, with_prefix=True)).ip) if "/" in ip else _validate.ip_address("ip", ip)
+            except _validate.ValidationError as exc:
+                problems.append(f"{here}: {exc}")
                 ip = None
-        flags = {}
-        for key, default in (("port_security", True), ("take_over", False)):
-            flags[key] = raw.get(key, default)
-            if not isinstance(flags[key], bool):
-                problems.append(f"{here}: {key} {flags[key]!r} must be true or false")
-                flags[key] = default
-        ports.append(Port(name, tenant, mac, ip, **flags))
+        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"]))
     return tuple(sorted(ports, key=lambda p: p.name))
 
 

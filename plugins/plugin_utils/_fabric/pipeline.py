@@ -25,8 +25,10 @@ Neutron OVS agent does for VLAN provider networks:
               anything else from br-int is dropped; the rest keeps OVS's own NORMAL flow
     br-int    from br-phy in a provider VLAN -> the tenant's local VLAN (br_int.py); else drop
 
-The spelling is what the ovs_flows module normalises; numbers in hex are `0x3e9` style
-(lowercase, no padding), which is how ovs-ofctl dump-flows prints them back.
+Actions are spelled as `ovs-ofctl -O OpenFlow13 dump-flows` prints them back (pop_vlan,
+push_vlan + set_field for VLANs, set_field for tunnel ids and MACs; `load:` into ARP fields is
+printed as written), so the ovs_flows module has nothing to translate; numbers in hex are
+`0x3e9` style (lowercase, no padding), as OVS prints them too.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-PATCH_INT = "patch-int"
-INT_BR_PHY, PHY_BR_INT = "int-br-phy", "phy-br-int"  # Neutron's names: the br-int end, the br-phy end
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import PATCH_INT, PHY_BR_INT
+
+VID_PRESENT = 0x1000  # OpenFlow's OFPVID_PRESENT: the frame has a VLAN header
 # The learned flow matches what table 1 set on frames from br-int: the tenant's tunnel id.
 LEARN = (
     "learn(table=20,hard_timeout=300,priority=1,limit={limit},NXM_NX_TUN_ID[],"
@@ -74,6 +77,12 @@ def _hex(number: int) -> str:
     return f"0x{number:x}"
 
 
+def set_vlan(vlan: int, *, push: bool = False) -> str:
+    """Actions that give a frame VLAN `vlan`, as OVS prints them under OpenFlow 1.3+: set_field
+    carries OFPVID_PRESENT (0x1000) with the id; an untagged frame needs push_vlan first."""
+    return ("push_vlan:0x8100," if push else "") + f"set_field:{VID_PRESENT | vlan}->vlan_vid"
+
+
 def _mac_hex(mac: str) -> str:
     return _hex(int(mac.replace(":", ""), 16))
 
@@ -87,7 +96,7 @@ def br_tun_flows(tunnels: list[str], tenants: list[TenantPath], *, l2pop: bool, 
     flows = [f"table=0,priority=1,in_port={PATCH_INT},actions=resubmit(,1)"]
     flows += [f"table=0,priority=1,in_port={tunnel},actions=resubmit(,3)" for tunnel in tunnels]
     flows.append("table=0,priority=0,actions=drop")
-    flows += [f"table=1,priority=1,dl_vlan={t.local_vlan},actions=set_tunnel:{_hex(t.tunnel_id)},resubmit(,2)" for t in tenants]
+    flows += [f"table=1,priority=1,dl_vlan={t.local_vlan},actions=set_field:{_hex(t.tunnel_id)}->tun_id,resubmit(,2)" for t in tenants]
     flows += [
         "table=1,priority=0,actions=drop",
         "table=2,priority=1,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)",
@@ -95,7 +104,7 @@ def br_tun_flows(tunnels: list[str], tenants: list[TenantPath], *, l2pop: bool, 
     ]
     if l2pop:
         flows.append("table=2,priority=2,arp,dl_dst=ff:ff:ff:ff:ff:ff,actions=resubmit(,22)")
-    flows += [f"table=3,priority=1,tun_id={_hex(t.tunnel_id)},actions=mod_vlan_vid:{t.local_vlan},resubmit(,10)" for t in tenants]
+    flows += [f"table=3,priority=1,tun_id={_hex(t.tunnel_id)},actions={set_vlan(t.local_vlan, push=True)},resubmit(,10)" for t in tenants]
     flows.append("table=3,priority=0,actions=drop")
     flows += [
         f"table=10,priority=1,tun_id={_hex(t.tunnel_id)},actions={LEARN.format(limit=mac_limit)},output:{PATCH_INT}" for t in tenants
@@ -103,12 +112,12 @@ def br_tun_flows(tunnels: list[str], tenants: list[TenantPath], *, l2pop: bool, 
     flows += ["table=10,priority=0,actions=drop", "table=20,priority=0,actions=resubmit(,21)"]
     if l2pop:
         flows += [
-            f"table=20,priority=2,tun_id={_hex(t.tunnel_id)},dl_vlan={t.local_vlan},dl_dst={vm.mac},actions=strip_vlan,output:{vm.tunnel}"
+            f"table=20,priority=2,tun_id={_hex(t.tunnel_id)},dl_vlan={t.local_vlan},dl_dst={vm.mac},actions=pop_vlan,output:{vm.tunnel}"
             for t in tenants
             for vm in t.remote
         ]
     flows += [
-        f"table=21,priority=1,tun_id={_hex(t.tunnel_id)},dl_vlan={t.local_vlan},actions=strip_vlan," + ",".join(f"output:{tunnel}" for tunnel in t.flood)
+        f"table=21,priority=1,tun_id={_hex(t.tunnel_id)},dl_vlan={t.local_vlan},actions=pop_vlan," + ",".join(f"output:{tunnel}" for tunnel in t.flood)
         for t in tenants
         if t.flood
     ]
@@ -125,7 +134,7 @@ def _arp_responder(tunnel_id: int, vm: RemoteVm) -> str:
     return (
         f"table=22,priority=1,arp,tun_id={_hex(tunnel_id)},arp_op=1,arp_tpa={vm.ip},"
         "actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-        f"mod_dl_src:{vm.mac},load:0x2->NXM_OF_ARP_OP[],"
+        f"set_field:{vm.mac}->eth_src,load:0x2->NXM_OF_ARP_OP[],"
         "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
         f"load:{_mac_hex(vm.mac)}->NXM_NX_ARP_SHA[],load:{_ip_hex(vm.ip)}->NXM_OF_ARP_SPA[],IN_PORT"
     )
@@ -145,6 +154,6 @@ def provider_flows(links: list[ProviderLink]) -> list[str]:
     if not links:
         return []
     return [
-        *(f"table=0,priority=4,in_port={PHY_BR_INT},dl_vlan={link.local_vlan},actions=mod_vlan_vid:{link.provider_vlan},NORMAL" for link in links),
+        *(f"table=0,priority=4,in_port={PHY_BR_INT},dl_vlan={link.local_vlan},actions={set_vlan(link.provider_vlan)},NORMAL" for link in links),
         f"table=0,priority=2,in_port={PHY_BR_INT},actions=drop",
     ]

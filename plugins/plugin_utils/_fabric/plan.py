@@ -18,30 +18,35 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import (
-    INT_BR_PHY_OFPORT,
-    PATCH_TUN_OFPORT,
-    IntTenant,
-    VmPort,
-    br_int_flows,
-)
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import OWNER, validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
+    BR_INT,
+    BR_PHY,
+    BR_TUN,
     INT_BR_PHY,
+    INT_BR_PHY_OFPORT,
+    OPENFLOW_VERSIONS,
+    OWNER,
+    OWNERS,
     PATCH_INT,
+    PATCH_TUN,
+    PATCH_TUN_OFPORT,
+    PEER_KEY,
     PHY_BR_INT,
+    PROVIDER_PORT_PREFIX,
+    TENANT_KEY,
+)
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
     ProviderLink,
     RemoteVm,
     TenantPath,
     br_tun_flows,
     provider_flows,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import TENANT_KEY, Seen, Topology, subinterface_name, seen_from_info
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Seen, Topology, subinterface_name, seen_from_info
 
-BR_INT, BR_TUN, BR_PHY = "br-int", "br-tun", "br-phy"
-PATCH_TUN = "patch-tun"
-TENANTS_OWNER = f"{OWNER}-tenants"
-OPENFLOW = ["OpenFlow10", "OpenFlow13", "OpenFlow14"]  # bundles need 1.4
+OPENFLOW = list(OPENFLOW_VERSIONS)
 
 
 def build(hosts: dict[str, dict], fabric_vars: dict, seen: dict[str, Seen] | None = None) -> Topology:
@@ -153,7 +158,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
                 "name": t["name"],
                 "type": overlay,
                 "options": {"remote_ip": t["remote_ip"], "local_ip": host.address, "key": "flow"},
-                "external_ids": {"netfabric_peer": t["peer"]},
+                "external_ids": {PEER_KEY: t["peer"]},
             }
             for t in tunnels
             if t["overlay"] == overlay
@@ -163,7 +168,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
     provider_ports = []
     subinterfaces = []
     if netdev:
-        provider_ports = [{"name": f"vlan{vlan}", "type": "internal", "tag": vlan} for vlan in host.provider_vlans]
+        provider_ports = [{"name": f"{PROVIDER_PORT_PREFIX}{vlan}", "type": "internal", "tag": vlan} for vlan in host.provider_vlans]
     else:
         subinterfaces = [
             {"name": subinterface_name(host.uplink, vlan), "kind": "vlan", "link": host.uplink, "vlan_id": vlan, "state": "up"} for vlan in host.provider_vlans
@@ -176,10 +181,10 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "bridges": bridges,
         "ports": {
             "fabric": fabric_ports,
-            "tenants": {"bridge": BR_INT, "owner": TENANTS_OWNER, "ports": tenant_ports},
-            "vxlan": {"bridge": BR_TUN, "owner": f"{OWNER}-vxlan", "ports": tunnel_ports["vxlan"]},
-            "gre": {"bridge": BR_TUN, "owner": f"{OWNER}-gre", "ports": tunnel_ports["gre"]},
-            "provider_vlans": {"bridge": BR_PHY, "owner": f"{OWNER}-vlans", "ports": provider_ports},
+            "tenants": {"bridge": BR_INT, "owner": OWNERS["tenants"], "ports": tenant_ports},
+            "vxlan": {"bridge": BR_TUN, "owner": OWNERS["vxlan"], "ports": tunnel_ports["vxlan"]},
+            "gre": {"bridge": BR_TUN, "owner": OWNERS["gre"], "ports": tunnel_ports["gre"]},
+            "provider_vlans": {"bridge": BR_PHY, "owner": OWNERS["provider_vlans"], "ports": provider_ports},
         },
         "vlan_subinterfaces": subinterfaces,
         "underlay": {

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import VM_OFPORT_FIRST, VM_OFPORT_LAST
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import TENANT_KEY, VM_OFPORT_FIRST, VM_OFPORT_LAST
 
 if TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import Fabric
@@ -68,7 +68,6 @@ class Seen:
 
 
 NOTHING_SEEN = Seen()
-TENANT_KEY = "netfabric_tenant"  # external_ids key that names a tenant port's tenant
 
 
 def seen_from_info(info: Mapping | None, bridge: str) -> Seen:

@@ -31,7 +31,8 @@ import copy
 import re
 from typing import Any
 
-BR_PHY = "br-phy"
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY
+
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
@@ -56,7 +57,8 @@ def with_underlay_mac(host_plan: dict[str, Any], mac: str | None) -> dict[str, A
     """A copy of `host_plan` whose br-phy flows begin with the guard of the underlay MAC `mac`.
 
     Plans of hosts whose underlay is not on br-phy (system datapath) come back unchanged, and
-    `mac` may then be None. The plan records the MAC as `underlay.mac`. Applying it twice with
+    `mac` may then be None. The plan records the MAC as `underlay.mac` and as br-phy's
+    `other_config.hwaddr` (so peers' ARP entries stay valid when the address moves). Applying it twice with
     the same MAC gives the same plan.
     """
     underlay = host_plan.get("underlay") or {}
@@ -74,4 +76,7 @@ def with_underlay_mac(host_plan: dict[str, Any], mac: str | None) -> dict[str, A
         flows = [flow for flow in flows if flow not in underlay_flows(underlay["uplink"], old)]
     result["flows"][BR_PHY] = guard + flows
     result["underlay"]["mac"] = unicast_mac(mac)
+    for bridge in result.get("bridges", []):  # the bridge that takes the address takes the uplink's MAC too
+        if bridge.get("name") == BR_PHY:
+            bridge["other_config"] = {**bridge.get("other_config", {}), "hwaddr": result["underlay"]["mac"]}
     return result

@@ -78,7 +78,7 @@ def test_validation_errors_name_the_culprits():
     message = str(info.value)
     assert "2 problem(s)" in message
     assert "host hv3 port tap-red-3: unknown tenant 'green'" in message
-    assert "host hv1: netfabric_underlay_ip is missing" in message
+    assert "host hv1: missing required arguments: netfabric_underlay_ip" in message
 
 
 def test_provider_vlan_through_the_filters():
@@ -89,7 +89,7 @@ def test_provider_vlan_through_the_filters():
     hv = hostvars()
     hv["hv3"]["netfabric_datapath_type"] = "netdev"
     hv1 = fabric.fabric_plan(hv, HOSTS, tenants=tenants)["hv1"]
-    assert [f for f in hv1["flows"]["br-phy"] if "mod_vlan_vid:300" in f]
+    assert [f for f in hv1["flows"]["br-phy"] if "set_field:4396->vlan_vid" in f]
     assert not [f for f in hv1["flows"]["br-tun"] if "0x3e9" in f]
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _flows as F
-from ansible_collections.netfabric.ovs.plugins.module_utils import _iproute as I
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import spec as I
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_bridge as B
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_port as P
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import abs_path, ifname

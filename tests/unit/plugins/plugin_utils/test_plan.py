@@ -140,7 +140,7 @@ def test_tenant_on_one_host_only_gets_no_flood_line():
     green = next(t for t in hv1["tenants"] if t["name"] == "green")
     assert green["peers"] == []
     flows = hv1["flows"]["br-tun"]
-    assert f"table=3,priority=1,tun_id=0xbb8,actions=mod_vlan_vid:{green['local_vlan']},resubmit(,10)" in flows
+    assert f"table=3,priority=1,tun_id=0xbb8,actions=push_vlan:0x8100,set_field:{0x1000 | green['local_vlan']}->vlan_vid,resubmit(,10)" in flows
     assert not [f for f in flows if f.startswith(f"table=21,priority=1,dl_vlan={green['local_vlan']},")]
 
 
@@ -180,14 +180,14 @@ def test_provider_vlan_tenant_bypasses_br_tun(mode):
     for host_plan in result.values():
         red, blue = local_vlan(host_plan, "red"), local_vlan(host_plan, "blue")
         br_tun = host_plan["flows"]["br-tun"]
-        assert not [f for f in br_tun if "tun_id=0x3e9" in f or "set_tunnel:0x3e9" in f or f"dl_vlan={red}," in f], br_tun
+        assert not [f for f in br_tun if "tun_id=0x3e9" in f or "set_field:0x3e9->tun_id" in f or f"dl_vlan={red}," in f], br_tun
         # on br-int, red comes and goes through int-br-phy, blue through patch-tun
         br_int = host_plan["flows"]["br-int"]
-        assert f"table=0,priority=10,in_port=65002,dl_vlan=300,actions=mod_vlan_vid:{red},resubmit(,1)" in br_int
+        assert f"table=0,priority=10,in_port=65002,dl_vlan=300,actions=set_field:{0x1000 | red}->vlan_vid,resubmit(,1)" in br_int
         assert f"table=0,priority=10,in_port=65001,dl_vlan={blue},actions=resubmit(,1)" in br_int
         # blue is still tunnelled as before
         blue_in = [f for f in br_tun if f.startswith("table=3,priority=1,tun_id=0x3ea,")]
-        assert blue_in == [f"table=3,priority=1,tun_id=0x3ea,actions=mod_vlan_vid:{blue},resubmit(,10)"]
+        assert blue_in == [f"table=3,priority=1,tun_id=0x3ea,actions=push_vlan:0x8100,set_field:{0x1000 | blue}->vlan_vid,resubmit(,10)"]
         assert [f for f in br_tun if f.startswith(f"table=21,priority=1,tun_id=0x3ea,dl_vlan={blue},")]
         assert next(t for t in host_plan["tenants"] if t["name"] == "red")["provider_vlan"] == 300
     if mode == "l2pop":
@@ -208,12 +208,12 @@ def test_provider_vlan_tenant_gets_the_patch_pair_and_vlan_rewrites():
         assert sets["br-phy"]["ports"] == [{"name": uplink}, {"name": "phy-br-int", "type": "patch", "options": {"peer": "int-br-phy"}}]
         assert {s["owner"] for s in sets.values()} == {"netfabric"}
         assert host_plan["flows"]["br-phy"] == [
-            f"table=0,priority=4,in_port=phy-br-int,dl_vlan={red},actions=mod_vlan_vid:300,NORMAL",
+            f"table=0,priority=4,in_port=phy-br-int,dl_vlan={red},actions=set_field:4396->vlan_vid,NORMAL",
             "table=0,priority=2,in_port=phy-br-int,actions=drop",
         ], name
         br_int = host_plan["flows"]["br-int"]
         assert [f for f in br_int if "in_port=65002," in f] == [
-            f"table=0,priority=10,in_port=65002,dl_vlan=300,actions=mod_vlan_vid:{red},resubmit(,1)"
+            f"table=0,priority=10,in_port=65002,dl_vlan=300,actions=set_field:{0x1000 | red}->vlan_vid,resubmit(,1)"
         ], name
         assert f"table=3,priority=1,reg1=65002,dl_vlan={red},actions=output:65002" in br_int
         assert {"int-br-phy", "phy-br-int"} <= set(host_plan["verify_ports"])

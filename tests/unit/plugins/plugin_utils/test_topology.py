@@ -138,8 +138,8 @@ def test_floods_reach_only_hosts_with_the_tenant_even_over_gre():
     flood = {f.split(",")[3]: f for f in hv0["flows"]["br-tun"] if f.startswith("table=21,priority=1,")}
     a, b = flood[f"dl_vlan={vlan['a']}"], flood[f"dl_vlan={vlan['b']}"]
     name = {h: topo.tunnel_name("gre", h) for h in ("hv1", "hv2", "hv3")}
-    assert a.startswith("table=21,priority=1,tun_id=0x1,") and a.endswith(f"actions=strip_vlan,output:{name['hv1']}")
-    assert b.startswith("table=21,priority=1,tun_id=0x2,") and b.endswith(f"actions=strip_vlan,output:{name['hv2']},output:{name['hv3']}")
+    assert a.startswith("table=21,priority=1,tun_id=0x1,") and a.endswith(f"actions=pop_vlan,output:{name['hv1']}")
+    assert b.startswith("table=21,priority=1,tun_id=0x2,") and b.endswith(f"actions=pop_vlan,output:{name['hv2']},output:{name['hv3']}")
     assert len(hv0["tunnels"]) == 3
 
 

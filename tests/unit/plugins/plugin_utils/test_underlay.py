@@ -71,8 +71,11 @@ def test_netdev_host_gets_the_guard_and_nothing_else_changes():
     assert guarded["flows"]["br-phy"] == GUARD
     assert guarded["underlay"] == {**hv1["underlay"], "mac": MAC}
     assert list(guarded["flows"]) == list(hv1["flows"])
-    rest = {key: value for key, value in guarded.items() if key not in ("flows", "underlay")}
-    assert rest == {key: value for key, value in hv1.items() if key not in ("flows", "underlay")}
+    rest = {key: value for key, value in guarded.items() if key not in ("flows", "underlay", "bridges")}
+    assert rest == {key: value for key, value in hv1.items() if key not in ("flows", "underlay", "bridges")}
+    # br-phy, which takes the underlay address, takes the uplink's MAC with it; the other bridges stay
+    phy = {**next(b for b in hv1["bridges"] if b["name"] == "br-phy"), "other_config": {"hwaddr": MAC}}
+    assert guarded["bridges"] == [phy if b["name"] == "br-phy" else b for b in hv1["bridges"]]
     assert {b: f for b, f in guarded["flows"].items() if b != "br-phy"} == {b: f for b, f in hv1["flows"].items() if b != "br-phy"}
     assert json.loads(json.dumps(guarded)) == guarded
 
