@@ -21,12 +21,20 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._lock import LockTim
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
 
+# Seconds one command may run before it is killed and the module fails naming it (a hung daemon or
+# kernel lock never wedges the play). Healthy ovs-vsctl and ip calls take milliseconds.
+TIMEOUT_ARGS = dict(timeout=dict(type="int", default=5))
+# The OVS modules: which OVSDB (ovs-vsctl --db; its unix: socket's directory also locates the
+# switch's management sockets for ovs-ofctl), and the same timeout.
+OVSDB_ARGS = dict(db=dict(type="str"), **TIMEOUT_ARGS)
+
 
 @dataclass
 class Change:
     """What a plan found: the commands that make `after` out of `before` (empty: nothing to do).
 
-    `changed` is for writes that are not commands (a file); `extra` holds the module's own result keys.
+    `changed` is for writes that are not commands (a file); `extra` holds the module's own result keys;
+    `diff` replaces {before, after} in the diff when a module shows them otherwise (flows as text).
     """
 
     commands: list = field(default_factory=list)
@@ -34,6 +42,7 @@ class Change:
     after: object = None
     changed: bool = False
     extra: dict = field(default_factory=dict)
+    diff: dict | None = None
 
     @property
     def any(self):
@@ -80,6 +89,5 @@ def result(module, change):
     """The one result shape; `diff` only when --diff asked for it."""
     out = dict(change.extra, changed=change.any, commands=change.commands, before=change.before, after=change.after)
     if module._diff:
-        out["diff"] = {"before": change.before, "after": change.after}
+        out["diff"] = change.diff or {"before": change.before, "after": change.after}
     return out
-

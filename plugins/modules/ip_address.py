@@ -10,7 +10,10 @@ module: ip_address
 short_description: Manage the IP addresses of a Linux link with iproute2
 description:
   - Adds and removes IPv4 and IPv6 addresses on one link through C(ip), optionally inside a named network namespace.
-  - The addresses are read once with C(ip -j address show) and every change is applied in one C(ip -batch -) call.
+  - The addresses are read once with C(ip -j -d address show) and every change is applied in one C(ip -batch -)
+    call, all or nothing. When a command fails, the addresses the batch had already removed or added are put
+    back as they were read, and the module fails naming the failing command, the commands applied before it and
+    the commands that rolled them back.
   - An address is its IP and prefix length; V(192.0.2.1/24) and V(192.0.2.1/16) are different addresses.
   - Typical use is moving an underlay address from a NIC onto an OVS bridge (O(state=exact) on the bridge,
     O(state=absent) on the NIC).
@@ -46,6 +49,12 @@ options:
     description:
       - Named network namespace the link lives in; commands run as C(ip -n NETNS ...).
     type: str
+  timeout:
+    description:
+      - Seconds each C(ip) command may run. One that takes longer is killed and the module fails naming the
+        command; a write killed this way is rolled back like a failed one.
+    type: int
+    default: 5
 seealso:
   - module: netfabric.ovs.ip_link
 """
@@ -76,7 +85,7 @@ RETURN = r"""
 commands:
   description:
     - The C(ip) commands run, or that would run in check mode, each as an argument list.
-    - They are applied together through one C(ip -batch -) call. Empty when nothing changed.
+    - They are applied together through one C(ip -batch -) call, all or nothing. Empty when nothing changed.
   returned: always
   type: list
   elements: list
@@ -89,15 +98,40 @@ addresses:
   type: list
   elements: str
   sample: ["172.31.0.1/24", "fe80::5054:ff:fe12:3456/64"]
+before:
+  description:
+    - O(dev) and its addresses as read before the change.
+  returned: success
+  type: dict
+  sample: {"dev": "br-phy", "addresses": []}
+after:
+  description:
+    - O(dev) and its addresses afterwards (as RV(addresses)).
+  returned: success
+  type: dict
+  sample: {"dev": "br-phy", "addresses": ["172.31.0.1/24"]}
+applied:
+  description:
+    - When the write failed, the commands of the batch that had run before the failing one (all were undone).
+  returned: failure of the write
+  type: list
+  elements: list
+rolled_back:
+  description:
+    - When the write failed, the commands that undid RV(applied).
+  returned: failure of the write
+  type: list
+  elements: list
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import address_argument_spec, run_address
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.run import run_address
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.spec import ADDRESS_ARGUMENT_SPEC, ADDRESS_RULES
 
 
 def main():
-    run_address(AnsibleModule(**address_argument_spec()))
+    run_address(AnsibleModule(argument_spec=ADDRESS_ARGUMENT_SPEC, **ADDRESS_RULES))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ description:
   - Creates, changes and deletes one Linux link through C(ip), optionally inside a named network namespace.
   - The current state is read once with C(ip -j -d link show); the kind-specific attributes are compared
     with C(linkinfo.info_kind) and C(linkinfo.info_data).
-  - All changes are applied in one C(ip -batch -) call, which stops at the first failing command.
+  - All changes are applied in one C(ip -batch -) call, all or nothing. C(ip) stops at the first failing
+    command; the module then reads the host again, undoes what the lines before it did (a link deleted to be
+    recreated comes back with its kind, options, O(mtu), O(address), O(master), up/down state, alias and
+    addresses, and so does its veth peer in the same namespace) and fails with a message that names the
+    failing command, the commands applied before it and the commands that rolled them back.
   - B(Kind-specific attributes are fixed at creation.) When the link exists with another O(kind), or when
     any kind-specific option that is given (O(link), O(vlan_id), O(vni), O(local), O(remote), O(group),
     O(dstport), O(learning), O(ttl), O(key), O(peer), O(peer_netns), O(macvlan_mode)) differs from the host,
@@ -25,6 +29,11 @@ description:
     O(address), O(master) and up/down.
   - O(mtu), O(address), O(master) and the up/down state are changed in place with C(ip link set).
   - Options that are omitted are left as they are on the host.
+  - B(Ownership.) With O(owner), a link this module creates gets the alias (C(ifalias)) C(netfabric:OWNER).
+    O(state=absent) with O(owner) deletes the link only when it carries exactly that mark; any other link of
+    that name is left in place with a warning (C(changed=false)). A link that exists is used and converged but
+    never marked, so a teardown by owner never removes a link this module did not create; a recreated link
+    keeps the alias it had. Without O(owner) no mark is written and O(state=absent) deletes the link by name.
 version_added: 0.1.0
 author: netfabric.ovs developers (@netfabric)
 extends_documentation_fragment:
@@ -128,9 +137,24 @@ options:
       - Named network namespace the link lives in; commands run as C(ip -n NETNS ...).
       - Omitted means the namespace the module runs in.
     type: str
+  owner:
+    description:
+      - Who creates the link; a link created with it carries the alias C(netfabric:OWNER), and O(state=absent)
+        then deletes only a link carrying that mark. 1-245 characters C(A-Z a-z 0-9 . _ - + @).
+      - Omitted means no mark is written and O(state=absent) deletes any link of that name.
+    type: str
+  timeout:
+    description:
+      - Seconds each C(ip) command may run. One that takes longer (a hung kernel lock, a namespace that
+        blocks) is killed and the module fails naming the command; a write killed this way is rolled back
+        like a failed one.
+    type: int
+    default: 5
 notes:
-  - Kernels without a link type answer C(Unknown device type); the module then fails with that message and
-    the batch stops before anything after the failing line.
+  - Kernels without a link type answer C(Unknown device type); the module then fails with that message, and
+    whatever the batch applied before that line is rolled back.
+  - A veth whose peer lives in another namespace is recreated there on a rollback, but the peer's own settings
+    are not restored.
 seealso:
   - module: netfabric.ovs.ip_address
 """
@@ -199,13 +223,29 @@ EXAMPLES = r"""
   netfabric.ovs.ip_link:
     name: vx1001
     state: absent
+
+# Teardown removes only what it created: eth0.200 made with owner carries the alias netfabric:vlans;
+# an eth0.300 somebody else made is left in place, with a warning.
+- name: VLAN 200 owned by the vlans role
+  netfabric.ovs.ip_link:
+    name: eth0.200
+    kind: vlan
+    link: eth0
+    vlan_id: 200
+    owner: vlans
+- name: Remove the VLAN links the vlans role created
+  netfabric.ovs.ip_link:
+    name: "{{ item }}"
+    owner: vlans
+    state: absent
+  loop: [eth0.200, eth0.300]
 """
 
 RETURN = r"""
 commands:
   description:
     - The C(ip) commands run, or that would run in check mode, each as an argument list.
-    - They are applied together through one C(ip -batch -) call. Empty when nothing changed.
+    - They are applied together through one C(ip -batch -) call, all or nothing. Empty when nothing changed.
   returned: always
   type: list
   elements: list
@@ -217,19 +257,43 @@ link:
       kernel picks, such as a new MAC address, are then V(null)).
     - Always has name, kind, state (V(up)/V(down)), mtu, address and master, plus the kind-specific keys
       (link, vlan_id, vni, local, remote, group, dstport, learning, ttl, key, peer, peer_netns, macvlan_mode).
+      An C(alias) of C(netfabric:OWNER) is the owner mark.
   returned: success (V(null) when the link does not exist)
   type: dict
   sample: {"name": "eth0.100", "kind": "vlan", "state": "up", "mtu": 1496, "address": "52:54:00:12:34:56",
-           "master": null, "link": "eth0", "vlan_id": 100}
+           "master": null, "alias": "netfabric:vlans", "link": "eth0", "vlan_id": 100}
+before:
+  description:
+    - The link as read before the change (the keys of RV(link)); V({name, state=absent}) when it did not exist.
+  returned: success
+  type: dict
+after:
+  description:
+    - The link after the change (as RV(link)); V({name, state=absent}) when it does not exist.
+  returned: success
+  type: dict
+applied:
+  description:
+    - When the write failed, the commands of the batch that had run before the failing one (all were undone).
+  returned: failure of the write
+  type: list
+  elements: list
+rolled_back:
+  description:
+    - When the write failed, the commands that undid RV(applied).
+  returned: failure of the write
+  type: list
+  elements: list
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import link_argument_spec, run_link
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.run import run_link
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.spec import LINK_ARGUMENT_SPEC, LINK_RULES
 
 
 def main():
-    run_link(AnsibleModule(**link_argument_spec()))
+    run_link(AnsibleModule(argument_spec=LINK_ARGUMENT_SPEC, **LINK_RULES))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _flows as F
-from ansible_collections.netfabric.ovs.plugins.module_utils import _iproute as I
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import address as IA
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import link as IL
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import spec as I
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_bridge as B
 from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_port as P
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import OvsState, transaction_argv
@@ -159,8 +161,8 @@ def test_ip_link_rejects_by_field_or_plans_lines_ip_reads_back_exactly(raw):
     have = {"name": want["name"], "kind": "dummy", "state": "up", "mtu": 1500, "address": "02:00:00:00:00:01", "master": None}
     for before in (None, have):
         try:
-            lines = I.plan_link(want, before)
-        except I.PlanError as err:
+            lines = IL.plan_link(want, before)
+        except IL.PlanError as err:
             assert field_of(str(err)) in ("name", "kind")
             continue
         for line in lines:
@@ -179,7 +181,7 @@ def test_ip_address_rejects_by_field_or_plans_lines_ip_reads_back_exactly(dev, a
         return
     have = [{"address": "192.0.2.9/24", "family": "inet", "scope": "global", "secondary": False}]
     for state in ("present", "exact", "absent"):
-        for line in I.plan_addresses(dict(want, state=state), have):
+        for line in IA.plan_addresses(dict(want, state=state), have):
             assert ip_batch_words(" ".join(line)) == line
 
 

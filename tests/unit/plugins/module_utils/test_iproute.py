@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.netfabric.ovs.plugins.module_utils import _iproute as ipr
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import address, batch, read, spec
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute import link as iplink
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "iproute"
@@ -29,14 +30,13 @@ PEER_NS = load("link_peer_netns.json")
 
 def params(**given):
     """Module parameters as AnsibleModule hands them over: every option present, unset ones None."""
-    spec = ipr.link_argument_spec()["argument_spec"]
-    out = {name: option.get("default") for name, option in spec.items()}
+    out = {name: option.get("default") for name, option in spec.LINK_ARGUMENT_SPEC.items()}
     out.update(given)
     return out
 
 
 def want(**given):
-    return ipr.link_want(params(**given))
+    return spec.link_want(params(**given))
 
 
 # ---------------------------------------------------------------- reading recorded output
@@ -61,48 +61,48 @@ def want(**given):
     (UML, "gre0", {"kind": "gre", "local": None, "remote": None, "key": None}),
 ])
 def test_normalise_link(source, name, expected):
-    link = ipr.normalise_link(source[name])
+    link = read.normalise_link(source[name])
     assert link["name"] == name
     assert {key: link[key] for key in expected} == expected
 
 
 def test_veth_peer_in_other_namespace_is_found_by_ifindex_pair():
     raw = HOST["vp1"]
-    assert ipr.find_veth_peer(raw, PEER_NS) == "vp1x"
-    link = ipr.normalise_link(raw, PEER_NS, "ns2")
+    assert read.find_veth_peer(raw, PEER_NS) == "vp1x"
+    link = read.normalise_link(raw, PEER_NS, "ns2")
     assert (link["peer"], link["peer_netns"]) == ("vp1x", "ns2")
     # Unread (or unreadable) peer namespace: nothing claimed.
-    link = ipr.normalise_link(raw)
+    link = read.normalise_link(raw)
     assert (link["peer"], link["peer_netns"]) == (None, None)
     # A table where the ifindex pair does not match (e.g. the wrong namespace) finds nothing.
-    assert ipr.find_veth_peer(raw, [dict(PEER_NS[1], link_index=99)]) is None
-    assert ipr.find_veth_peer(HOST["v0"], PEER_NS) is None
+    assert read.find_veth_peer(raw, [dict(PEER_NS[1], link_index=99)]) is None
+    assert read.find_veth_peer(HOST["v0"], PEER_NS) is None
 
 
 def test_gre_with_different_in_and_out_keys_never_equals_a_single_key():
     raw = json.loads(json.dumps(UML["gre1"]))
     raw["linkinfo"]["info_data"]["okey"] = "0.0.0.43"
-    link = ipr.normalise_link(raw)
+    link = read.normalise_link(raw)
     assert link["key"] == "ikey 0.0.0.42 okey 0.0.0.43"
-    assert ipr.needs_recreate(want(name="gre1", kind="gre", key=42), link) == ["key"]
+    assert iplink.needs_recreate(want(name="gre1", kind="gre", key=42), link) == ["key"]
 
 
 def test_normalise_addresses():
-    addrs = ipr.normalise_addresses(load("addr_host.json"), "br0")
+    addrs = read.normalise_addresses(load("addr_host.json"), "br0")
     assert [(a["address"], a["secondary"]) for a in addrs] == [
         ("10.0.0.1/24", False), ("10.0.0.3/16", False), ("10.0.0.2/24", True),
         ("2001:db8::1/64", False), ("fe80::c5a:7ff:feaf:162e/64", False),
     ]
-    assert ipr.normalise_addresses(load("addr_host.json"), "nosuch") is None
-    assert ipr.normalise_addresses(load("addr_host.json"), "vx0") == []
+    assert read.normalise_addresses(load("addr_host.json"), "nosuch") is None
+    assert read.normalise_addresses(load("addr_host.json"), "vx0") == []
 
 
 # ---------------------------------------------------------------- validation
 
 def spec_errors(**given):
-    spec = ipr.link_argument_spec()
-    validator = ArgumentSpecValidator(spec["argument_spec"], mutually_exclusive=spec["mutually_exclusive"],
-                                      required_if=spec["required_if"], required_by=spec["required_by"])
+    rules = spec.LINK_RULES
+    validator = ArgumentSpecValidator(spec.LINK_ARGUMENT_SPEC, mutually_exclusive=rules["mutually_exclusive"],
+                                      required_if=rules["required_if"], required_by=rules["required_by"])
     return " ".join(str(e) for e in validator.validate(given).errors)
 
 
@@ -188,12 +188,12 @@ def test_link_want_canonicalises():
 def test_address_want_rejects(given, message):
     given = {"state": "present", "netns": None, **given}
     with pytest.raises(ValidationError) as err:
-        ipr.address_want(given)
+        spec.address_want(given)
     assert str(err.value).startswith(message)
 
 
 def test_address_want_canonical_and_deduplicated():
-    w = ipr.address_want({"dev": "br0", "addresses": ["2001:DB8::1/64", "2001:db8:0::1/64", "10.0.0.1/24"],
+    w = spec.address_want({"dev": "br0", "addresses": ["2001:DB8::1/64", "2001:db8:0::1/64", "10.0.0.1/24"],
                           "state": "exact", "netns": None})
     assert w["addresses"] == ["2001:db8::1/64", "10.0.0.1/24"]
 
@@ -233,31 +233,31 @@ def test_address_want_canonical_and_deduplicated():
     ({"name": "gone", "state": "absent", "kind": "dummy"}, []),
 ])
 def test_plan_create(given, lines):
-    assert ipr.plan_link(want(**given), None) == lines
+    assert iplink.plan_link(want(**given), None) == lines
 
 
 def test_plan_without_kind_never_creates():
-    with pytest.raises(ipr.PlanError, match="name: link 'eth9' does not exist; give kind to create it"):
-        ipr.plan_link(want(name="eth9", mtu=9000), None)
+    with pytest.raises(iplink.PlanError, match="name: link 'eth9' does not exist; give kind to create it"):
+        iplink.plan_link(want(name="eth9", mtu=9000), None)
 
 
 def test_links_of_foreign_kinds_are_never_recreated():
     lo = normalised(HOST, "lo")
-    with pytest.raises(ipr.PlanError, match="kind: 'lo' exists as a physical/unknown link, which this module never deletes"):
-        ipr.plan_link(want(name="lo", kind="bridge"), lo)
-    assert ipr.plan_link(want(name="lo", mtu=1500), lo) == [["link", "set", "dev", "lo", "mtu", "1500"]]
-    assert ipr.plan_link(want(name="lo", state="absent"), lo) == [["link", "del", "dev", "lo"]]
+    with pytest.raises(iplink.PlanError, match="kind: 'lo' exists as a physical/unknown link, which this module never deletes"):
+        iplink.plan_link(want(name="lo", kind="bridge"), lo)
+    assert iplink.plan_link(want(name="lo", mtu=1500), lo) == [["link", "set", "dev", "lo", "mtu", "1500"]]
+    assert iplink.plan_link(want(name="lo", state="absent"), lo) == [["link", "del", "dev", "lo"]]
 
 
 def normalised(source, name):
-    return ipr.normalise_link(source[name])
+    return read.normalise_link(source[name])
 
 
 def same_as_host(link):
     """The parameters that describe a link exactly as the host has it (what a second run passes)."""
     given = {"name": link["name"], "kind": link["kind"], "state": link["state"], "mtu": link["mtu"],
              "address": None if link["kind"] == "gre" else link["address"], "master": link["master"] or ""}
-    for field in ipr.KIND_OPTIONS.get(link["kind"], ()):
+    for field in spec.KIND_OPTIONS.get(link["kind"], ()):
         if link.get(field) is not None:
             given[field] = link[field]
     return given
@@ -269,16 +269,16 @@ def same_as_host(link):
 ])
 def test_second_run_plans_nothing(source, name):
     have = normalised(source, name)
-    assert ipr.plan_link(want(**same_as_host(have)), have) == []
-    assert ipr.predict_link(want(**same_as_host(have)), have) == have
+    assert iplink.plan_link(want(**same_as_host(have)), have) == []
+    assert iplink.predict_link(want(**same_as_host(have)), have) == have
 
 
 def test_second_run_with_peer_in_other_namespace_plans_nothing():
-    have = ipr.normalise_link(HOST["vp1"], PEER_NS, "ns2")
-    assert ipr.plan_link(want(name="vp1", kind="veth", peer="vp1x", peer_netns="ns2"), have) == []
+    have = read.normalise_link(HOST["vp1"], PEER_NS, "ns2")
+    assert iplink.plan_link(want(name="vp1", kind="veth", peer="vp1x", peer_netns="ns2"), have) == []
     # The same link, peer namespace unreadable: recreate (the add will name the missing namespace).
-    unread = ipr.normalise_link(HOST["vp1"])
-    assert ipr.needs_recreate(want(name="vp1", kind="veth", peer="vp1x", peer_netns="ns2"), unread) == ["peer", "peer_netns"]
+    unread = read.normalise_link(HOST["vp1"])
+    assert iplink.needs_recreate(want(name="vp1", kind="veth", peer="vp1x", peer_netns="ns2"), unread) == ["peer", "peer_netns"]
 
 
 @pytest.mark.parametrize("source, name, given, lines", [
@@ -295,10 +295,10 @@ def test_second_run_with_peer_in_other_namespace_plans_nothing():
 def test_plan_changes_in_place(source, name, given, lines):
     have = normalised(source, name)
     kind_given = {"kind": have["kind"]}
-    for field in ipr.KIND_OPTIONS[have["kind"]]:
+    for field in spec.KIND_OPTIONS[have["kind"]]:
         if field in ("link", "vlan_id", "vni", "peer"):
             kind_given[field] = have[field]
-    assert ipr.plan_link(want(name=name, **kind_given, **given), have) == lines
+    assert iplink.plan_link(want(name=name, **kind_given, **given), have) == lines
 
 
 @pytest.mark.parametrize("source, name, given, reasons, lines", [
@@ -338,42 +338,42 @@ def test_plan_changes_in_place(source, name, given, lines):
 def test_plan_recreates_on_immutable_change(source, name, given, reasons, lines):
     have = normalised(source, name)
     w = want(name=name, **given)
-    assert ipr.needs_recreate(w, have) == reasons
-    assert ipr.plan_link(w, have) == lines
-    after = ipr.predict_link(w, have)
+    assert iplink.needs_recreate(w, have) == reasons
+    assert iplink.plan_link(w, have) == lines
+    after = iplink.predict_link(w, have)
     assert after["kind"] == given["kind"]
     assert after["state"] == (given.get("state") or have["state"])
 
 
 def test_absent_deletes_whatever_the_kind():
     have = normalised(UML, "gre1")
-    assert ipr.plan_link(want(name="gre1", state="absent"), have) == [["link", "del", "dev", "gre1"]]
-    assert ipr.predict_link(want(name="gre1", state="absent"), have) is None
-    assert ipr.plan_link(want(name="gre1", state="absent"), None) == []
+    assert iplink.plan_link(want(name="gre1", state="absent"), have) == [["link", "del", "dev", "gre1"]]
+    assert iplink.predict_link(want(name="gre1", state="absent"), have) is None
+    assert iplink.plan_link(want(name="gre1", state="absent"), None) == []
 
 
 def test_predict_new_link_leaves_kernel_choices_unknown():
-    after = ipr.predict_link(want(name="a", kind="veth", peer="b", mtu=1400, state="up"), None)
+    after = iplink.predict_link(want(name="a", kind="veth", peer="b", mtu=1400, state="up"), None)
     assert after == {"name": "a", "kind": "veth", "state": "up", "mtu": 1400, "address": None, "master": None,
-                     "peer": "b", "peer_netns": None}
+                     "alias": None, "peer": "b", "peer_netns": None}
 
 
 def test_references_to_missing_devices_are_reported():
     names = load("link_host.json")
     w = want(name="m", kind="macvlan", link="eth9", master="br9")
-    assert ipr.missing_references(w, names) == ["link: parent device 'eth9' does not exist", "master: 'br9' does not exist"]
-    assert ipr.missing_references(want(name="m", kind="macvlan", link="v0p", master="br0"), names) == []
-    assert ipr.missing_references(want(name="a", kind="veth", peer="b", peer_netns="x"), names, peer_ok=False) == [
+    assert iplink.missing_references(w, names) == ["link: parent device 'eth9' does not exist", "master: 'br9' does not exist"]
+    assert iplink.missing_references(want(name="m", kind="macvlan", link="v0p", master="br0"), names) == []
+    assert iplink.missing_references(want(name="a", kind="veth", peer="b", peer_netns="x"), names, peer_ok=False) == [
         "peer_netns: network namespace 'x' cannot be read (does it exist?)"]
 
 
 # ---------------------------------------------------------------- planning addresses
 
-BR0 = ipr.normalise_addresses(load("addr_host.json"), "br0")
+BR0 = read.normalise_addresses(load("addr_host.json"), "br0")
 
 
 def addr_want(addresses, state):
-    return ipr.address_want({"dev": "br0", "addresses": addresses, "state": state, "netns": None})
+    return spec.address_want({"dev": "br0", "addresses": addresses, "state": state, "netns": None})
 
 
 @pytest.mark.parametrize("addresses, state, lines", [
@@ -409,8 +409,8 @@ def addr_want(addresses, state):
 def test_plan_addresses(addresses, state, lines):
     w = addr_want(addresses, state)
     if lines is not None:
-        assert ipr.plan_addresses(w, BR0) == lines
-    after = ipr.predict_addresses(w, BR0)
+        assert address.plan_addresses(w, BR0) == lines
+    after = address.predict_addresses(w, BR0)
     kept_link_local = "fe80::c5a:7ff:feaf:162e/64"
     if state == "exact":
         assert sorted(after) == sorted(addresses + [kept_link_local])
@@ -421,8 +421,8 @@ def test_plan_addresses(addresses, state, lines):
 
 
 def test_plan_addresses_on_missing_or_empty_link():
-    assert ipr.plan_addresses(addr_want(["10.0.0.1/24"], "present"), None) == [["address", "add", "10.0.0.1/24", "dev", "br0"]]
-    assert ipr.plan_addresses(addr_want(["10.0.0.1/24"], "absent"), []) == []
+    assert address.plan_addresses(addr_want(["10.0.0.1/24"], "present"), None) == [["address", "add", "10.0.0.1/24", "dev", "br0"]]
+    assert address.plan_addresses(addr_want(["10.0.0.1/24"], "absent"), []) == []
 
 
 def test_batch_text_is_one_line_per_command():
@@ -435,7 +435,7 @@ def test_batch_text_is_one_line_per_command():
             self.args, self.data = args, data
 
     ip = Recorder()
-    ipr.apply_batch(ip, lines)
+    batch.run_batch(ip, lines)
     assert ip.args == ["-batch", "-"]
     assert ip.data == "link add name a type dummy\nlink set dev a up\n"
-    assert ipr.shown(ip, lines)[0] == ["ip", "-n", "hv1", "link", "add", "name", "a", "type", "dummy"]
+    assert batch.shown(ip, lines)[0] == ["ip", "-n", "hv1", "link", "add", "name", "a", "type", "dummy"]
