@@ -11,7 +11,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: constant
-author: netfabric.ovs contributors
+author: netfabric.ovs developers (@netfabric)
 version_added: "0.1.0"
 short_description: A name or number the whole collection agrees on (bridge names, owner marks, the flow cookie)
 description:

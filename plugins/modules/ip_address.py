@@ -45,6 +45,12 @@ options:
     type: str
     choices: [present, absent, exact]
     default: present
+  up:
+    description:
+      - Also set the link administratively up, in the same C(ip -batch) after the addresses (so a failed
+        address change leaves it as it was). V(false) leaves its state alone; it never sets a link down.
+    type: bool
+    default: false
   netns:
     description:
       - Named network namespace the link lives in; commands run as C(ip -n NETNS ...).

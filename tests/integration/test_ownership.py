@@ -55,7 +55,7 @@ def test_teardown_removes_exactly_what_the_fabric_made_and_a_second_changes_noth
     fabric made goes, and the underlay address is back on the uplink. A second teardown changes nothing.
     """
     lab = lab_factory("vxlan", host_overrides={"hv3": {"netfabric_datapath_type": "system", "netfabric_provider_vlans": [100]}})
-    hv1, hv2, hv3 = lab.hv("hv1"), lab.hv("hv2"), lab.hv("hv3")
+    hv1, hv3 = lab.hv("hv1"), lab.hv("hv3")
     hv3.exec("ip", "link", "add", "link", "uplink", "name", "uplink.100", "type", "macvlan")
     before = lab.snapshot()
     lab.playbook("site", "--limit", "hv1,hv2")

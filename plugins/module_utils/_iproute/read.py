@@ -108,6 +108,12 @@ def normalise_addresses(raw_table, dev):
     ]
 
 
+def is_up(raw_table, dev):
+    """Whether `dev` is administratively up (the UP flag), False when it does not exist."""
+    raw = entry(raw_table, dev)
+    return raw is not None and "UP" in raw.get("flags", [])
+
+
 def is_link_local6(address):
     ip = ipaddress.ip_interface(address).ip
     return ip.version == 6 and ip.is_link_local

@@ -28,6 +28,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.link import
 from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.read import (
     entry,
     ip_runner,
+    is_up,
     normalise_addresses,
     normalise_link,
     read_table,
@@ -129,10 +130,15 @@ def run_address(module):
             warn_assumed(module, f"dev: link {want['dev']!r} does not exist")
         lines = plan_addresses(want, have)
         after = predict_addresses(want, have)
+        was_up = is_up(host["table"], want["dev"])
+        if want["up"] and not was_up:
+            lines.append(["link", "set", "dev", want["dev"], "up"])  # last: it runs only once every address is in
         ctx.update(lines=lines, host=host)
-        before = [entry["address"] for entry in have or []]
-        return Change(commands=shown(ctx["ip"], lines), before={"dev": want["dev"], "addresses": before},
-                      after={"dev": want["dev"], "addresses": after}, extra={"addresses": after})
+        before = {"dev": want["dev"], "addresses": [entry["address"] for entry in have or []]}
+        after = {"dev": want["dev"], "addresses": after}
+        if want["up"]:
+            before["up"], after["up"] = was_up, True
+        return Change(commands=shown(ctx["ip"], lines), before=before, after=after, extra={"addresses": after["addresses"]})
 
     def apply(change):
         want, ip, table = ctx["want"], ctx["ip"], ctx["host"]["table"]
@@ -151,7 +157,8 @@ def run_address(module):
             change.extra["addresses"] = _reread_quietly(now)
             raise
         after = now()
-        change.after, change.extra["addresses"] = {"dev": dev, "addresses": after}, after
+        change.after = dict(change.after, addresses=after)
+        change.extra["addresses"] = after
 
     run(module, validate=validate, read=read, plan=plan, apply=apply)
 

@@ -94,6 +94,7 @@ ADDRESS_ARGUMENT_SPEC = dict(
     dev=dict(type="str", required=True),
     addresses=dict(type="list", elements="str", required=True),
     state=dict(type="str", default="present", choices=list(ADDRESS_STATES)),
+    up=dict(type="bool", default=False),
     netns=dict(type="str"),
     **TIMEOUT_ARGS,
 )
@@ -186,6 +187,7 @@ def address_want(params):
         "dev": ifname("dev", params["dev"]),
         "addresses": addresses,
         "state": params["state"],
+        "up": bool(params.get("up")),
         "netns": _optional(params, "netns", netns_name),
         "timeout": timeout(params),
     }
