@@ -31,7 +31,12 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for the OVSDB server before failing with a clear error instead of hanging.
+      - Seconds to wait for ovsdb-server, and for ovs-vswitchd to apply a write, before failing with a message that
+        names the daemon instead of hanging.
+      - If ovsdb-server does not answer the read, nothing was written (C(changed=false)).
+      - If OVSDB took the transaction but ovs-vswitchd did not apply it in time (dead or hung), the task fails with
+        C(changed=true) and C(after) showing what OVSDB now holds (ovs-vswitchd applies it by itself once it runs).
+        Until it has, every later run fails the same way, naming ovs-vswitchd, rather than reporting ok.
     type: int
     default: 5
 """

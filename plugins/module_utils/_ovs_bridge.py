@@ -9,10 +9,9 @@ Private to the collection: the API may change without notice.
 from __future__ import annotations
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import DEFAULT_OWNER, OWNER_KEY
+from ansible_collections.netfabric.ovs.plugins.module_utils._module import OVSDB_ARGS
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
-    COMMON_ARGS,
-    DEFAULT_OWNER,
-    OWNER_KEY,
     atom,
     map_updates,
     merged_map,
@@ -35,7 +34,8 @@ ARGUMENT_SPEC = dict(
     parent=dict(type="str"),
     vlan=dict(type="int"),
     owner=dict(type="str", default=DEFAULT_OWNER),
-    **COMMON_ARGS,
+    only_if_empty=dict(type="bool", default=False),
+    **OVSDB_ARGS,
 )
 REQUIRED_TOGETHER = [("parent", "vlan")]
 
@@ -43,9 +43,12 @@ REQUIRED_TOGETHER = [("parent", "vlan")]
 def want_bridge(params):
     """Validated, normalised wanted bridge; None for fields left as they are."""
     name = v.ifname("name", params["name"])
-    want = {"name": name, "state": params["state"]}
+    want = {"name": name, "state": params["state"], "only_if_empty": bool(params.get("only_if_empty"))}
     if params["state"] == "absent":
+        want["owner"] = params.get("owner") or DEFAULT_OWNER
         return want
+    if want["only_if_empty"]:
+        raise v.ValidationError("only_if_empty: only with state=absent (it decides whether a bridge is deleted)")
     protocols = params.get("protocols")
     for proto in protocols or []:
         v.choice("protocols", proto, PROTOCOLS)
@@ -110,6 +113,14 @@ def plan_bridge(want, state):
     if want["state"] == "absent":
         if have is None:
             return [], None, None
+        mark = (have.get("external_ids") or {}).get(OWNER_KEY)
+        if want["only_if_empty"] and mark != want["owner"]:
+            return [], have, have, {"msg": f"bridge {name!r} kept: its owner mark is {mark!r}, not {want['owner']!r} (only_if_empty)",
+                                    "kept_by": []}
+        keeping = _ports_of(state, name, have) if want["only_if_empty"] else []
+        if keeping:
+            return [], have, have, {"msg": f"bridge {name!r} kept: it still has ports {', '.join(keeping)} (only_if_empty)",
+                                    "kept_by": keeping}
         return [["del-br", name]], have, None
     if want["parent"]:
         return _plan_fake_bridge(want, have)
@@ -139,6 +150,16 @@ def plan_bridge(want, state):
         after[column] = merged_map(base[column], want[column])
     after["parent"] = after["vlan"] = None
     return commands, have, after
+
+
+def _ports_of(state, name, have):
+    """The ports that hold a bridge, as this read shows them: a real bridge's ports besides its local
+    one; a fake bridge's are the parent's ports in its VLAN."""
+    if have.get("parent"):
+        return sorted(p for p, row in state.ports.items()
+                      if row.get("bridge") == have["parent"] and p != name and optional(row.get("tag")) == have["vlan"]
+                      and not row.get("fake_bridge"))
+    return list(have["ports"])
 
 
 def _plan_fake_bridge(want, have):

@@ -8,11 +8,30 @@ Private to the collection: the API may change without notice.
 
 from __future__ import annotations
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._flows import OPENFLOW, parse_dump
+from ansible_collections.netfabric.ovs.plugins.module_utils._flows import parse_dump
+from ansible_collections.netfabric.ovs.plugins.module_utils._module import OVSDB_ARGS
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_bridge import have_bridge
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import TUNNEL_TYPES, have_port
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import read_state
-from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, Runner, vsctl_runner
+from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
+    CommandError,
+    ofctl_runner,
+    ofctl_target,
+    switch_error,
+    switch_rundir,
+    vsctl_runner,
+)
+from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
+
+ARGUMENT_SPEC = dict(
+    bridges=dict(type="list", elements="str"),
+    flows_cookie=dict(type="int"),
+    require_ports=dict(type="list", elements="str"),
+    fail_on_problems=dict(type="bool", default=False),
+    as_facts=dict(type="bool", default=False),
+    rundir=dict(type="path"),
+    **OVSDB_ARGS,
+)
 
 
 def port_problems(ports, required):
@@ -36,7 +55,13 @@ def port_problems(ports, required):
 
 
 def gather(module):
+    """The one read (waiting, within the timeout, for ovs-vswitchd to have applied OVSDB, so ofport and
+    error are the switch's), and the owned flows of each bridge when asked."""
     params = module.params
+    try:
+        rundir = switch_rundir(params.get("db"), params.get("rundir")) if params["flows_cookie"] is not None else None
+    except ValidationError as exc:
+        module.fail_json(msg=str(exc))
     try:
         state = read_state(vsctl_runner(module))
         names = params["bridges"] or sorted(state.bridges)
@@ -44,12 +69,15 @@ def gather(module):
         ports = {name: have_port(state, name) for name, row in state.ports.items() if row.get("bridge") in bridges}
         result = {"bridges": bridges, "ports": ports, "problems": port_problems(ports, params["require_ports"] or [])}
         if params["flows_cookie"] is not None:
-            ofctl = Runner(module, "ovs-ofctl", ["-O", OPENFLOW, f"--timeout={params['timeout']}"])
+            ofctl = ofctl_runner(module)
             cookie = params["flows_cookie"]
-            result["flows"] = {
-                name: sorted(f.text for f in parse_dump(ofctl.run(["--names", "dump-flows", name, f"cookie={cookie:#x}/-1"]), cookie=cookie))
-                for name in bridges
-            }
+            result["flows"] = {}
+            for name in bridges:
+                try:
+                    dump = ofctl.run(["--names", "dump-flows", ofctl_target(name, rundir), f"cookie={cookie:#x}/-1"])
+                except CommandError as exc:
+                    raise switch_error(module, exc, rundir, f"the flows of {name} could not be read") from None
+                result["flows"][name] = sorted(f.text for f in parse_dump(dump, cookie=cookie))
     except CommandError as exc:
         exc.fail(module)
     return result

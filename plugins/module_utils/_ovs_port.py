@@ -3,18 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ports and their interfaces, one or many per bridge, planned as one ovs-vsctl transaction.
 
-`ovs_port` is `ovs_ports` with a list of one and no purge: one code path for both.
+`ovs_port` is `ovs_ports` with a list of one and no purge: one code path for both. What the user
+asks for is validated in _ovs_port_want (re-exported here); this file reads and plans.
 Private to the collection: the API may change without notice.
 """
 
 from __future__ import annotations
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import DEFAULT_OWNER, MOVED_FROM_KEY, OWNER_KEY
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port_want import (
+    AGGREGATE_ARGUMENT_SPEC,
+    BOND_MODES,
+    LACP_MODES,
+    PORT_OPTIONS,
+    PORT_TYPES,
+    QOS_TYPES,
+    SINGLE_ARGUMENT_SPEC,
+    TUNNEL_TYPES,
+    VLAN_MODES,
+    want_port,
+    want_ports,
+)
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
-    COMMON_ARGS,
-    DEFAULT_OWNER,
     MissingBridge,
-    OWNER_KEY,
     atom,
     map_updates,
     map_value,
@@ -23,140 +35,15 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
     set_value,
 )
 
-PORT_TYPES = ("system", "internal", "patch", "gre", "vxlan", "geneve")
-TUNNEL_TYPES = ("gre", "vxlan", "geneve")
-VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged", "dot1q-tunnel")
-BOND_MODES = ("active-backup", "balance-slb", "balance-tcp")
-LACP_MODES = ("active", "passive", "off")
-QOS_TYPES = ("linux-htb", "linux-hfsc", "egress-policer")
+# the port API, validation included, so callers import one module
+__all__ = [
+    "AGGREGATE_ARGUMENT_SPEC", "BOND_MODES", "LACP_MODES", "PORT_OPTIONS", "PORT_TYPES", "QOS_TYPES", "SINGLE_ARGUMENT_SPEC",
+    "TUNNEL_TYPES", "VLAN_MODES", "have_port", "plan_ports", "predicted", "public", "want_port", "want_ports", "with_owner",
+]
 
 # Port columns compared as plain values; interface columns likewise. Omitted = leave as is.
 PORT_SCALARS = ("tag", "vlan_mode", "bond_mode", "lacp")
 IFACE_SCALARS = ("mtu_request", "ofport_request", "ingress_policing_rate", "ingress_policing_burst")
-
-PORT_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    type=dict(type="str", default="system", choices=list(PORT_TYPES)),
-    options=dict(type="dict"),
-    tag=dict(type="int"),
-    trunks=dict(type="list", elements="int"),
-    vlan_mode=dict(type="str", choices=list(VLAN_MODES)),
-    external_ids=dict(type="dict"),
-    other_config=dict(type="dict"),
-    mtu_request=dict(type="int"),
-    ofport_request=dict(type="int"),
-    from_other_bridge=dict(type="str", default="move", choices=["move", "fail"]),
-    interfaces=dict(type="list", elements="str"),
-    bond_mode=dict(type="str", choices=list(BOND_MODES)),
-    lacp=dict(type="str", choices=list(LACP_MODES)),
-    ingress_policing_rate=dict(type="int"),
-    ingress_policing_burst=dict(type="int"),
-    qos=dict(
-        type="dict",
-        options=dict(
-            type=dict(type="str", default="linux-htb", choices=list(QOS_TYPES)),
-            other_config=dict(type="dict", default={}),
-            queues=dict(type="dict", default={}),
-        ),
-    ),
-)
-
-SINGLE_ARGUMENT_SPEC = dict(bridge=dict(type="str", required=True), owner=dict(type="str", default=DEFAULT_OWNER), **PORT_OPTIONS, **COMMON_ARGS)
-AGGREGATE_ARGUMENT_SPEC = dict(
-    bridge=dict(type="str", required=True),
-    ports=dict(type="list", elements="dict", required=True, options=PORT_OPTIONS),
-    purge=dict(type="bool", default=False),
-    owner=dict(type="str", default=DEFAULT_OWNER),
-    **COMMON_ARGS,
-)
-
-
-def want_port(spec, index, owner):
-    """One port's wanted state, validated; the field names carry the list index for errors."""
-    field = f"ports[{index}]" if index is not None else ""
-
-    def f(name):
-        return f"{field}.{name}" if field else name
-
-    name = v.ifname(f("name"), spec["name"])
-    want = {"name": name, "state": spec.get("state") or "present", "from_other_bridge": spec.get("from_other_bridge") or "move"}
-    if want["state"] == "absent":
-        return want
-    kind = spec.get("type") or "system"
-    options = v.string_map(f("options"), spec.get("options"))
-    if kind in TUNNEL_TYPES:
-        if not options or not options.get("remote_ip"):
-            raise v.ValidationError(f"{f('options')}.remote_ip: required for a {kind} port (an IPv4/IPv6 address or 'flow')")
-        _check_tunnel_options(f("options"), kind, options)
-    if kind == "patch" and (not options or not options.get("peer")):
-        raise v.ValidationError(f"{f('options')}.peer: required for a patch port (the name of the peer patch port)")
-    if spec.get("tag") is not None:
-        v.int_range(f("tag"), spec["tag"], v.OVS_TAG)
-    for number, trunk in enumerate(spec.get("trunks") or []):
-        v.int_range(f(f"trunks[{number}]"), trunk, v.OVS_TAG)
-    members = spec.get("interfaces")
-    if members is not None:
-        if len(members) < 2:
-            raise v.ValidationError(f"{f('interfaces')}: a bond needs at least 2 interfaces")
-        members = sorted(v.ifname(f(f"interfaces[{n}]"), m) for n, m in enumerate(members))
-    elif spec.get("bond_mode") or spec.get("lacp"):
-        raise v.ValidationError(f"{f('bond_mode')}/{f('lacp')}: only for bonds (set {f('interfaces')})")
-    for column in ("mtu_request", "ingress_policing_rate", "ingress_policing_burst"):
-        if spec.get(column) is not None and spec[column] < 0:
-            raise v.ValidationError(f"{f(column)}: {spec[column]!r} must be 0 or more")
-    if spec.get("mtu_request") is not None:
-        v.int_range(f("mtu_request"), spec["mtu_request"], (68, 65535))
-    if spec.get("ofport_request") is not None:
-        if members is not None:
-            raise v.ValidationError(f"{f('ofport_request')}: not for bonds (each member interface has its own number)")
-        v.int_range(f("ofport_request"), spec["ofport_request"], v.OFPORT)
-    external_ids = v.string_map(f("external_ids"), spec.get("external_ids")) or {}
-    want.update(
-        # the owner mark goes on a port this call creates or moves here (with_owner); a port that
-        # exists keeps its own mark (or none), so purge and teardown never remove what the
-        # collection did not make. An explicit external_ids.netfabric_owner is applied as given.
-        owner=None if OWNER_KEY in external_ids else owner,
-        type=kind,
-        options=options,
-        tag=spec.get("tag"),
-        trunks=sorted(spec["trunks"]) if spec.get("trunks") is not None else None,
-        vlan_mode=spec.get("vlan_mode"),
-        external_ids=external_ids,
-        other_config=v.string_map(f("other_config"), spec.get("other_config")),
-        mtu_request=spec.get("mtu_request"),
-        ofport_request=spec.get("ofport_request"),
-        interfaces=members,
-        bond_mode=spec.get("bond_mode"),
-        lacp=spec.get("lacp"),
-        ingress_policing_rate=spec.get("ingress_policing_rate"),
-        ingress_policing_burst=spec.get("ingress_policing_burst"),
-        qos=_want_qos(f("qos"), spec.get("qos")),
-    )
-    return want
-
-
-def _check_tunnel_options(field, kind, options):
-    if options["remote_ip"] != "flow":
-        options["remote_ip"] = v.ip_address(f"{field}.remote_ip", options["remote_ip"])
-    if options.get("local_ip") and options["local_ip"] != "flow":
-        options["local_ip"] = v.ip_address(f"{field}.local_ip", options["local_ip"])
-    key = options.get("key")
-    if key is not None and key != "flow":
-        bounds = v.GRE_KEY if kind == "gre" else v.VNI
-        options["key"] = str(v.int_range(f"{field}.key", int(key, 0) if key.startswith("0x") else key, bounds))
-    if options.get("dst_port") is not None:
-        options["dst_port"] = str(v.int_range(f"{field}.dst_port", options["dst_port"], (1, 65535)))
-
-
-def _want_qos(field, qos):
-    if qos is None:
-        return None
-    queues = {}
-    for queue_id, config in (qos.get("queues") or {}).items():
-        number = v.int_range(f"{field}.queues key", queue_id, (0, 4294967295))
-        queues[number] = v.string_map(f"{field}.queues[{queue_id}]", config or {})
-    return {"type": qos["type"], "other_config": v.string_map(f"{field}.other_config", qos.get("other_config")) or {}, "queues": queues}
 
 
 def have_port(state, name):
@@ -305,10 +192,39 @@ def predicted(want, have, bridge):
 
 def with_owner(want, have, bridge):
     """The wanted port with the owner mark where this call makes the port (created, or deleted
-    and added whole); a port that stays keeps whatever mark it has."""
-    if want.get("owner") and (have is None or _recreated(want, have, bridge)):
-        return dict(want, external_ids={**(want["external_ids"] or {}), OWNER_KEY: want["owner"]})
-    return want
+    and added whole); a port that stays keeps whatever mark it has. A port taken from another
+    bridge also records that bridge (MOVED_FROM_KEY), so removing it later gives it back."""
+    if want["state"] == "absent" or not (have is None or _recreated(want, have, bridge)):
+        return want
+    marks = {OWNER_KEY: want["owner"]} if want.get("owner") else {}
+    if have is not None and have["bridge"] != bridge:
+        home = have["external_ids"].get(MOVED_FROM_KEY) or have["bridge"]  # the first bridge it was taken from
+        if home != bridge:
+            marks[MOVED_FROM_KEY] = home
+    if not marks:
+        return want
+    return dict(want, external_ids={**(want["external_ids"] or {}), **marks})
+
+
+def _remove(state, bridge, name):
+    """Commands that take a port off `bridge`, and where it goes: a port this collection moved here
+    from another bridge goes back there if that bridge still exists (as the same interface, without
+    our marks); any other port is deleted."""
+    have = have_port(state, name)
+    home = have["external_ids"].get(MOVED_FROM_KEY)
+    if not home or home == bridge or home not in state.bridges:
+        return [["del-port", bridge, name]], None
+    back = {"name": name, "state": "present", "bridge": home, "type": have["type"], "options": have["options"],
+            "interfaces": have["interfaces"], "external_ids": {}}
+    if have["interfaces"]:
+        commands = [["del-port", bridge, name], ["add-bond", home, name] + have["interfaces"]]
+    else:
+        commands = [["del-port", bridge, name], ["add-port", home, name]]
+        settings = _iface_settings(dict(back, mtu_request=None, ofport_request=None, ingress_policing_rate=None,
+                                        ingress_policing_burst=None), None)
+        if settings and settings != ["type=\"\""]:
+            commands.append(["set", "Interface", name] + settings)
+    return commands, back
 
 
 def _recreated(want, have, bridge):
@@ -342,8 +258,11 @@ def plan_ports(bridge, wants, state, *, purge=False, owner=DEFAULT_OWNER, aggreg
         want = with_owner(want, have, bridge)
         if want["state"] == "absent":
             if have is not None and have["bridge"] == bridge:
-                commands.append(["del-port", bridge, name])
+                removal, back = _remove(state, bridge, name)
+                commands += removal
                 before[name] = public(have)
+                if back:
+                    after[name] = back
             continue
         if have is None:
             commands += _create_port(bridge, want, index)
@@ -369,8 +288,11 @@ def plan_ports(bridge, wants, state, *, purge=False, owner=DEFAULT_OWNER, aggreg
         for name in _bridge_ports(state, bridge):
             row = state.ports[name]
             if name not in named and (row["external_ids"] or {}).get(OWNER_KEY) == owner:
-                commands.append(["del-port", bridge, name])
+                removal, back = _remove(state, bridge, name)
+                commands += removal
                 before[name] = public(have_port(state, name))
+                if back:
+                    after[name] = back
     return commands, before, after
 
 
@@ -382,14 +304,3 @@ def _fake_bridge(state, name):
 def _bridge_ports(state, bridge):
     row = state.bridges.get(bridge)
     return [p for p in (row["port_names"] if row else []) if p != bridge]
-
-
-def want_ports(specs, owner):
-    """Every port of an aggregate validated before anything runs; names must be unique."""
-    wants = [want_port(spec, index, owner) for index, spec in enumerate(specs)]
-    seen = set()
-    for index, want in enumerate(wants):
-        if want["name"] in seen:
-            raise v.ValidationError(f"ports[{index}].name: {want['name']!r} is listed twice")
-        seen.add(want["name"])
-    return wants

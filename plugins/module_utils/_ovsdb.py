@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, vsctl_runner, warn_assumed
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import DEFAULT_OWNER, OWNER_KEY
+from ansible_collections.netfabric.ovs.plugins.module_utils._module import Change, run
+from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
+    CommandError,
+    daemon_error,
+    gave_up,
+    vsctl_runner,
+    warn_assumed,
+)
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
 
+__all__ = ["DEFAULT_OWNER", "OWNER_KEY"]  # re-exported: the port and bridge code import them from here
 TABLES = ("Bridge", "Port", "Interface", "QoS", "Queue")
-OWNER_KEY = "netfabric_owner"
-# The modules' default owner mark: what a playbook's own tasks make. The fabric's roles mark with
-# netfabric* owners, so a port made by following a module's EXAMPLES is never purged by `site`.
-DEFAULT_OWNER = "ansible"
 
 
 def decode(value):
@@ -58,7 +63,10 @@ class OvsState:
     """One snapshot of the tables the modules care about, with references resolved to names."""
 
     def __init__(self, tables):
-        bridges, ports, interfaces, qos, queues = tables
+        bridges, ports, interfaces, qos, queues = tables[:5]
+        # Open_vSwitch's cur_cfg/next_cfg: ovs-vswitchd copies next_cfg to cur_cfg once it applied OVSDB
+        switch = next(iter(tables[5].values()), {}) if len(tables) > 5 else {}
+        self.cur_cfg, self.next_cfg = switch.get("cur_cfg", 0), switch.get("next_cfg", 0)
         self.raw_ports = ports
         self.qos_rows = qos
         self.queue_rows = queues
@@ -90,12 +98,29 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def read_state(vsctl):
-    """All five tables in one ovs-vsctl invocation (the one read a module makes)."""
+def read_state(vsctl, *, settled=True):
+    """All five tables (and Open_vSwitch's cur_cfg/next_cfg) in one ovs-vsctl invocation: the one
+    read a module makes. With `settled`, also wait (within the timeout) until ovs-vswitchd has
+    applied what OVSDB holds, so a run never reports "ok" over a configuration the switch lacks."""
     args = ["--format=json", "--data=json"]
     for index, table in enumerate(TABLES):
         args += (["--"] if index else []) + ["list", table]
-    return OvsState(parse_tables(vsctl.run(args)))
+    args += ["--", "--columns=_uuid,cur_cfg,next_cfg", "list", "Open_vSwitch"]
+    try:
+        state = OvsState(parse_tables(vsctl.run(args)))
+    except CommandError as exc:
+        raise daemon_error(exc, "ovsdb-server", vsctl.seconds, "nothing was read or written") from None
+    if settled and state.cur_cfg < state.next_cfg:
+        wait_applied(vsctl, state.next_cfg, "nothing was written; OVSDB holds a configuration ovs-vswitchd has not applied")
+    return state
+
+
+def wait_applied(vsctl, next_cfg, consequence):
+    """Wait until ovs-vswitchd reports (cur_cfg) that it applied OVSDB up to `next_cfg`."""
+    try:
+        vsctl.run(["wait-until", "Open_vSwitch", ".", f"cur_cfg>={next_cfg}"])
+    except CommandError as exc:
+        raise daemon_error(exc, "ovs-vswitchd", vsctl.seconds, consequence) from None
 
 
 def atom(value):
@@ -155,47 +180,84 @@ class MissingBridge(ValidationError):
         self.bridge = bridge
 
 
-def converge(module, prepare, plan):
-    """Common module flow: validate, read once, plan the difference, apply it in one transaction.
+class NotApplied(CommandError):
+    """OVSDB committed the transaction (a read back shows it) but ovs-vswitchd did not apply it in
+    time: the module fails, reporting changed=true and the state OVSDB now holds."""
 
-    `prepare()` validates and normalises the parameters before anything runs (ValidationError);
-    `plan(want, state)` returns (commands, before, after).
+    def __init__(self, exc, seconds, before, after):
+        CommandError.__init__(self, exc.cmd, exc.rc, exc.stdout, exc.stderr)
+        self.args = (
+            f"ovs-vswitchd did not apply the change within {seconds} s: OVSDB holds it (ovsdb-server committed the "
+            "transaction, and a read back shows it; see 'after'), but the switch does not run it yet (new ports have "
+            "no OpenFlow port number, traffic is unchanged). ovs-vswitchd applies OVSDB by itself once it runs "
+            "again; a rerun then reports ok, and fails like this while it does not.",
+        )
+        self.before, self.after = before, after
+
+    def fail(self, module, **extra):
+        extra.update(changed=True, before=self.before, after=self.after, daemon="ovs-vswitchd")
+        module.fail_json(msg=str(self), cmd=self.cmd, rc=self.rc, stdout=self.stdout, stderr=self.stderr, **extra)
+
+
+def write(vsctl, commands, replan, before, after):
+    """Apply `commands` as one transaction and wait (ovs-vsctl's own next_cfg/cur_cfg handshake)
+    until ovs-vswitchd applied it, all within the timeout.
+
+    ovs-vsctl cannot say why it gave up waiting, so on a timeout OVSDB is read again and the plan
+    redone on that read (`replan(state)` -> commands): nothing left to do means OVSDB committed the
+    transaction, and then either ovs-vswitchd has not applied it (cur_cfg < next_cfg: NotApplied,
+    changed=true) or it has, late (success); the same commands left means nothing was written.
+    OVSDB transactions are atomic, so there is no other case.
+    """
+    try:
+        vsctl.run(transaction_argv(commands))
+    except CommandError as exc:
+        if gave_up(exc) is None:
+            raise  # OVS refused the transaction: atomic, nothing was written
+        try:
+            state = read_state(vsctl, settled=False)
+        except CommandError as again:
+            raise daemon_error(again, "ovsdb-server", vsctl.seconds, (
+                "the transaction was cut off and OVSDB cannot be read back: it was committed whole or not at all "
+                "(OVSDB transactions are atomic); a rerun once ovsdb-server answers shows which")) from None
+        if replan(state):
+            raise daemon_error(exc, "ovsdb-server", vsctl.seconds, "nothing was written") from None
+        if state.cur_cfg < state.next_cfg:
+            raise NotApplied(exc, vsctl.seconds, before, after) from None
+        # committed, and applied by the time of the read back: late, but done
+
+
+def converge(module, validate, plan):
+    """The OVSDB modules' flow, through _module.run: validate, read once, plan, one transaction.
+
+    `validate(params)` returns the wanted state (ValidationError before anything runs);
+    `plan(want, state)` returns (commands, before, after), or with a fourth item: result keys of its own.
     In check mode the transaction is still offered to ovs-vsctl with --dry-run, so a
     transaction OVS would refuse fails in check mode too, without writing anything.
     """
     vsctl = vsctl_runner(module)
-    try:
-        want = prepare()
-        state = read_state(vsctl)
+    planned = {}
+
+    def plan_change(want, state):
         assumed = []
         try:
-            commands, before, after = plan(want, state)
+            result = plan(want, state)
         except MissingBridge as exc:
             if not module.check_mode:
                 raise
             warn_assumed(module, str(exc))
             state.assume_bridge(exc.bridge)
             assumed = [["add-br", exc.bridge]]
-            commands, before, after = plan(want, state)
-        if commands:
-            if module.check_mode:  # the assumed bridge is part of the dry run, so OVS still checks the rest
-                vsctl.run(["--dry-run", "--no-wait"] + transaction_argv(assumed + commands))
-            else:
-                vsctl.run(transaction_argv(commands))
-    except ValidationError as exc:
-        module.fail_json(msg=str(exc))
-    except CommandError as exc:
-        exc.fail(module)
-    module.exit_json(
-        changed=bool(commands),
-        commands=[vsctl.argv(transaction_argv(commands))] if commands else [],
-        diff={"before": before, "after": after},
-        before=before,
-        after=after,
-    )
+            result = plan(want, state)
+        commands, before, after = result[:3]
+        planned.update(want=want, commands=commands, assumed=assumed)
+        return Change(commands=[vsctl.argv(transaction_argv(commands))] if commands else [], before=before, after=after,
+                      extra=result[3] if len(result) > 3 else {})
 
+    def apply(change):
+        write(vsctl, planned["commands"], lambda state: plan(planned["want"], state)[0], change.before, change.after)
 
-COMMON_ARGS = dict(
-    db=dict(type="str"),
-    timeout=dict(type="int", default=5),
-)
+    def offer(change):  # the assumed bridge is part of the dry run, so OVS still checks the rest
+        vsctl.run(["--dry-run", "--no-wait"] + transaction_argv(planned["assumed"] + planned["commands"]))
+
+    run(module, validate=validate, read=lambda want: read_state(vsctl), plan=plan_change, apply=apply, offer=offer)

@@ -12,6 +12,9 @@ import json
 import os
 import subprocess
 
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import OPENFLOW
+from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
+
 
 class CommandError(Exception):
     """A tool exited non-zero; carries everything a user needs to see why."""
@@ -90,9 +93,89 @@ def vsctl_runner(module):
     if module.params.get("db"):
         leading.insert(0, f"--db={module.params['db']}")
     # ovs-vsctl's own --timeout alarm fires first; the runner's deadline is the backstop
-    return Runner(module, "ovs-vsctl", leading, timeout=module.params["timeout"] + 5)
+    runner = Runner(module, "ovs-vsctl", leading, timeout=module.params["timeout"] + 5)
+    runner.seconds = module.params["timeout"]
+    return runner
+
+
+def ofctl_runner(module):
+    """ovs-ofctl speaking the collection's OpenFlow version, honouring the common `timeout` option."""
+    seconds = module.params["timeout"]
+    runner = Runner(module, "ovs-ofctl", ["-O", OPENFLOW, f"--timeout={seconds}"], timeout=seconds + 5)
+    runner.seconds = seconds
+    return runner
+
+
+def switch_rundir(db, rundir):
+    """The run directory of the ovs-vswitchd that goes with OVSDB `db`: where its bridges' management
+    sockets (BRIDGE.mgmt) are. OVS keeps db.sock and those sockets in one run directory, so a
+    `unix:PATH` db names it; `rundir` may say it too, but must not say otherwise. None: ovs-ofctl's
+    default (which honours OVS_RUNDIR)."""
+    if db and db.startswith("unix:"):
+        found = os.path.dirname(db[len("unix:"):]) or "."
+        if rundir and os.path.normpath(rundir) != os.path.normpath(found):
+            raise ValidationError(f"rundir: {rundir!r} is not the directory of db {db!r} ({found!r}): both must name one "
+                                  "Open vSwitch instance (give db alone, or a rundir that agrees)")
+        return found
+    if db and not rundir:
+        raise ValidationError(f"db: {db!r} is not a local unix: socket, so it does not say where the switch's "
+                              "management sockets are: set rundir (the run directory that holds BRIDGE.mgmt)")
+    return rundir
+
+
+def ofctl_target(bridge, rundir):
+    """ovs-ofctl's target: the bridge name, or the bridge's management socket in an OVS run directory."""
+    return f"unix:{rundir.rstrip('/')}/{bridge}.mgmt" if rundir else bridge
+
+
+# ovs-vsctl and ovs-ofctl end on their own --timeout alarm: killed by SIGALRM (rc -14; 142 in a shell)
+_ALARM = (-14, 142)
+_UNREACHABLE = ("database connection failed", "Connection refused", "No such file or directory",
+                "failed to open socket", "is not a bridge or a socket", "failed to connect")
+
+
+def gave_up(exc):
+    """'timeout' when the tool waited for its daemon until its deadline, 'unreachable' when it could
+    not connect to it at all, None for any other failure (the daemon answered and refused)."""
+    if isinstance(exc, CommandTimeout) or exc.rc in _ALARM:
+        return "timeout"
+    if any(text in (exc.stderr or "") for text in _UNREACHABLE):
+        return "unreachable"
+    return None
+
+
+def daemon_error(exc, daemon, seconds, consequence):
+    """The same failure, its message saying which daemon did not answer and what that means for the host."""
+    how = gave_up(exc)
+    if how is None:
+        return exc
+    said = " ".join((exc.stderr or "").split())[-300:]
+    what = f"did not answer within {seconds} s" if how == "timeout" else f"is not reachable ({said})"
+    error = CommandError(exc.cmd, exc.rc, exc.stdout, exc.stderr)
+    error.args = (f"{daemon} {what}: {consequence}",)
+    error.daemon = daemon
+    return error
 
 
 def warn_assumed(module, problem):
     """Check mode: something an earlier task of the same run would create is missing; plan on, say so."""
     module.warn(f"{problem} (check mode: it may be created by an earlier task)")
+
+
+def switch_error(module, exc, rundir, consequence):
+    """An ovs-ofctl failure as the user needs it: which daemon did not answer. ovs-vswitchd serves no
+    OpenFlow while its ovsdb-server is down, so a switch that times out has its database probed
+    (one second) to name the daemon that is really missing."""
+    seconds = module.params["timeout"]
+    error = daemon_error(exc, "ovs-vswitchd", seconds, consequence)
+    if gave_up(exc) != "timeout":
+        return error
+    db = module.params.get("db") or (f"unix:{rundir.rstrip('/')}/db.sock" if rundir else None)
+    probe = Runner(module, "ovs-vsctl", ([f"--db={db}"] if db else []) + ["--timeout=1"], timeout=3)
+    try:
+        probe.run(["get", "Open_vSwitch", ".", "cur_cfg"])
+    except CommandError as silent:
+        if gave_up(silent):
+            error.args = (f"ovs-vswitchd did not answer within {seconds} s, and its ovsdb-server does not answer "
+                          f"either (ovs-vswitchd serves no OpenFlow without it): {consequence}",)
+    return error

@@ -61,9 +61,22 @@ options:
   vlan:
     description: VLAN (0-4095) of the fake bridge; requires O(parent).
     type: int
+  only_if_empty:
+    description:
+      - With O(state=absent), delete the bridge only if this module's own read, made under the host's lock
+        just before the write, shows no port on it besides the bridge's local one. Otherwise nothing changes
+        (C(changed=false)), C(msg) says which ports keep it and C(kept_by) lists them.
+      - It also keeps a bridge whose C(external_ids:netfabric_owner) is not O(owner) (one this module did not
+        create with that owner, such as another tool's br-int), with C(msg) saying so.
+      - Teardown uses it, so a port added to a bridge since the fabric made it (by an operator, another tool or
+        another run) is never deleted with the bridge.
+      - Only with O(state=absent).
+    type: bool
+    default: false
   owner:
     description:
-      - Value stored in C(external_ids:netfabric_owner) of a bridge this module creates.
+      - Value stored in C(external_ids:netfabric_owner) of a bridge this module creates; with O(state=absent) and
+        O(only_if_empty=true), the mark a bridge must carry to be deleted.
       - The default V(ansible) is not an owner the collection's roles use (they mark with V(netfabric) and
         V(netfabric-*)), so a bridge made by a playbook's own task is never removed by their teardown.
     type: str
@@ -93,6 +106,13 @@ EXAMPLES = r"""
   netfabric.ovs.ovs_bridge:
     name: br-old
     state: absent
+
+- name: Remove br-tun only if nothing but its local port is on it
+  netfabric.ovs.ovs_bridge:
+    name: br-tun
+    state: absent
+    only_if_empty: true
+# If a port is left: changed=false, msg "bridge 'br-tun' kept: it still has ports patch-int (only_if_empty)"
 """
 
 RETURN = r"""
@@ -110,6 +130,12 @@ after:
   description: The bridge after the change (predicted in check mode), null when removed.
   returned: always
   type: dict
+kept_by:
+  description: The ports that kept the bridge from being deleted.
+  returned: when O(only_if_empty=true) kept the bridge
+  type: list
+  elements: str
+  sample: [patch-int]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -120,7 +146,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import conver
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_together=REQUIRED_TOGETHER, supports_check_mode=True)
-    converge(module, lambda: want_bridge(module.params), plan_bridge)
+    converge(module, want_bridge, plan_bridge)
 
 
 if __name__ == "__main__":

@@ -66,10 +66,22 @@ options:
   rundir:
     description:
       - An Open vSwitch run directory; the bridge is then reached at C(unix:RUNDIR/BRIDGE.mgmt).
-      - Omitted means ovs-ofctl's default (which honours E(OVS_RUNDIR)).
+      - Omitted means the directory of O(db) when that is a C(unix:) socket, else ovs-ofctl's default (which honours E(OVS_RUNDIR)).
+      - When both are given they must name one instance (O(rundir) is the directory of O(db)'s socket), else the task fails naming the field.
     type: path
+  db:
+    description:
+      - The OVSDB of the Open vSwitch instance, as ovs-vsctl's C(--db); the value the OVSDB modules (M(netfabric.ovs.ovs_ports) and others) take as C(db).
+      - A C(unix:PATH) socket locates the instance's ovs-vswitchd too; its bridges' management sockets are in the directory of PATH,
+        so the flows go to the same instance the OVSDB modules configure.
+      - A C(tcp:) or C(ssl:) OVSDB says nothing about where the switch is; O(rundir) is then required.
+    type: str
   timeout:
-    description: Seconds to wait for the switch before failing.
+    description:
+      - Seconds to wait for ovs-vswitchd before failing with a message that names it.
+      - If it does not answer a read, nothing was written. If it stops answering during the bundle, the switch holds all of the
+        bundle or none of it (bundles are atomic); the task fails saying so and the restore file is left as it was.
+      - ovs-vswitchd serves no OpenFlow while its ovsdb-server is down; the message then names ovsdb-server.
     type: int
     default: 5
 notes:
@@ -131,6 +143,16 @@ flows:
   type: list
   elements: str
   sample: ["table=0,priority=1,in_port=patch-int,actions=resubmit(,1)"]
+before:
+  description: The flows with the cookie before the change, normalised and sorted.
+  returned: always
+  type: list
+  elements: str
+after:
+  description: The flows with the cookie after the change (what the task declared), normalised and sorted.
+  returned: always
+  type: list
+  elements: str
 diff:
   description: Normalised flows with the cookie before and after.
   returned: when diff mode is on
@@ -146,24 +168,13 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._flows import run
+from ansible_collections.netfabric.ovs.plugins.module_utils._flows.module import ARGUMENT_SPEC, REQUIRED_IF
+from ansible_collections.netfabric.ovs.plugins.module_utils._flows.module import main as run
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            bridge=dict(type="str", required=True),
-            cookie=dict(type="int", required=True),
-            flows=dict(type="list", elements="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            rundir=dict(type="path"),
-            restore_file=dict(type="path"),
-            timeout=dict(type="int", default=5),
-        ),
-        required_if=[("state", "present", ["flows"])],
-        supports_check_mode=True,
-    )
-    module.exit_json(**run(module))
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_if=REQUIRED_IF, supports_check_mode=True)
+    run(module)
 
 
 if __name__ == "__main__":

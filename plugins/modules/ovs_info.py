@@ -45,6 +45,16 @@ options:
     description: Also set the fact C(netfabric_ovs) to the result.
     type: bool
     default: false
+  rundir:
+    description:
+      - The Open vSwitch run directory that holds the bridges' management sockets, for O(flows_cookie).
+      - Omitted means the directory of O(db) when that is a C(unix:) socket (the instance the OVSDB read used), else ovs-ofctl's default.
+        When both are given they must agree; a C(tcp:)/C(ssl:) O(db) with O(flows_cookie) needs it.
+    type: path
+notes:
+  - The read waits, within O(timeout), until ovs-vswitchd has applied what OVSDB holds (its C(cur_cfg) reached C(next_cfg)),
+    so C(ofport) and C(error) are the switch's; if it does not, the task fails naming ovs-vswitchd. A dead or hung ovsdb-server
+    or ovs-vswitchd fails the task within O(timeout) (plus a moment), naming the daemon.
 """
 
 EXAMPLES = r"""
@@ -82,22 +92,11 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_info import gather
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_info import ARGUMENT_SPEC, gather
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            bridges=dict(type="list", elements="str"),
-            flows_cookie=dict(type="int"),
-            require_ports=dict(type="list", elements="str"),
-            fail_on_problems=dict(type="bool", default=False),
-            as_facts=dict(type="bool", default=False),
-            db=dict(type="str"),
-            timeout=dict(type="int", default=5),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     result = gather(module)
     if module.params["fail_on_problems"] and result["problems"]:
         module.fail_json(msg="unhealthy ports: " + "; ".join(result["problems"]), **result)

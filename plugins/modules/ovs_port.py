@@ -82,6 +82,10 @@ options:
       - What to do when the port already exists on another bridge. V(move) deletes it there and adds it here
         in the same transaction; V(fail) fails before any write, naming the port and its bridge (the port stays
         where it is). The fabric's roles use V(fail) for VM ports unless the inventory sets C(take_over) to true.
+      - A port moved here records the bridge it came from in C(external_ids:netfabric_moved_from). When such a port
+        is removed (O(state=absent)), it is given back to that bridge if it still exists, in the
+        same transaction (as the same interface, without the settings and marks it had here), else deleted, so teardown
+        returns an uplink to the bridge it was taken from.
     type: str
     choices: [move, fail]
     default: move
@@ -199,7 +203,7 @@ def main():
     params = module.params
     converge(
         module,
-        lambda: [want_port(params, None, params["owner"])],
+        lambda p: [want_port(p, None, p["owner"])],
         lambda wants, state: plan_ports(params["bridge"], wants, state),
     )
 

@@ -93,6 +93,10 @@ options:
           - What to do when the port already exists on another bridge. V(move) deletes it there and adds it here
             in the same transaction; V(fail) fails before any write, naming the port and its bridge (the port stays
             where it is). The fabric's roles use V(fail) for VM ports unless the inventory sets C(take_over) to true.
+          - A port moved here records the bridge it came from in C(external_ids:netfabric_moved_from). When such a port
+            is removed (O(ports[].state=absent), or O(purge)), it is given back to that bridge if it still exists, in the
+            same transaction (as the same interface, without the settings and marks it had here), else deleted, so teardown
+            returns an uplink to the bridge it was taken from.
         type: str
         choices: [move, fail]
         default: move
@@ -184,7 +188,7 @@ def main():
     params = module.params
     converge(
         module,
-        lambda: want_ports(params["ports"], params["owner"]),
+        lambda p: want_ports(p["ports"], p["owner"]),
         lambda wants, state: plan_ports(params["bridge"], wants, state, purge=params["purge"], owner=params["owner"], aggregate=True),
     )
 

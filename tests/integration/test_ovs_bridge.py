@@ -80,3 +80,30 @@ def test_dead_ovsdb_fails_fast_with_a_clear_error(hv):
     result = run_module(hv, "ovs_bridge", {"name": "br0", "db": "unix:/nonexistent/db.sock", "timeout": 2})
     assert result.get("failed")
     assert "ovs-vsctl" in result["msg"] and result["rc"] != 0 and result["cmd"][1] == "--db=unix:/nonexistent/db.sock"
+
+
+def test_only_if_empty_deletes_only_a_bridge_without_ports(hv):
+    hv.vsctl("add-br", "br-t", "--", "set", "Bridge", "br-t", "datapath_type=netdev",
+             "--", "add-port", "br-t", "foreign", "--", "set", "Interface", "foreign", "type=internal")
+    args = {"name": "br-t", "state": "absent", "only_if_empty": True}
+    kept = run_module(hv, "ovs_bridge", args)
+    assert not kept.get("failed") and kept["changed"] is False, kept
+    assert kept["kept_by"] == ["foreign"] and "foreign" in kept["msg"], kept
+    assert "br-t" in hv.vsctl("list-br").split() and hv.vsctl("list-ports", "br-t").split() == ["foreign"]
+
+    hv.vsctl("del-port", "br-t", "foreign")
+    assert run_module(hv, "ovs_bridge", args, check=True)["changed"]
+    gone = run_module(hv, "ovs_bridge", args, diff=True)
+    assert gone["changed"] and gone["after"] is None and gone["diff"]["before"]["name"] == "br-t", gone
+    assert "br-t" not in hv.vsctl("list-br").split()
+    assert run_module(hv, "ovs_bridge", args)["changed"] is False
+
+    refused = run_module(hv, "ovs_bridge", {"name": "br-t", "only_if_empty": True})
+    assert refused.get("failed") and refused["msg"].startswith("only_if_empty: "), refused
+
+
+def test_a_module_from_a_module_utils_package_runs_on_the_host(hv):
+    """ovs_flows imports plugins/module_utils/_flows/, a package: Ansible must ship all of it to the host."""
+    hv.vsctl("add-br", "br-p", "--", "set", "Bridge", "br-p", "datapath_type=netdev")
+    result = run_module(hv, "ovs_flows", {"bridge": "br-p", "cookie": 5, "flows": ["priority=3,actions=drop"]})
+    assert not result.get("failed") and result["changed"] and result["after"] == ["table=0,priority=3,actions=drop"], result

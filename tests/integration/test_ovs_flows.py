@@ -166,3 +166,57 @@ def test_failing_bundle_applies_nothing(br_tun):
     result = apply(hv, changed[:5] + [bad])
     assert result.get("failed") and bad in result["msg"], result
     assert dump(hv) == before
+
+
+@pytest.fixture
+def two_instances(hv):
+    """The host's default OVS (hv: the module's OVS_RUNDIR) and a second instance with its own run
+    directory; both have a bridge br0 and a port p1, so only the instance can tell them apart."""
+    import netns
+    from conftest import PREFIX
+
+    other = netns.Hypervisor(PREFIX, f"{hv.name}b").start()
+    for each in (hv, other):
+        each.vsctl("add-br", "br0", "--", "set", "Bridge", "br0", "datapath_type=netdev",
+                   "--", "add-port", "br0", "p1", "--", "set", "Interface", "p1", "type=internal")
+    yield hv, other
+    other.stop()
+
+
+def owned_on(hv, bridge="br0"):
+    return sorted(f.text for f in F.parse_dump(hv.ofctl("-O", "OpenFlow14", "--names", "dump-flows", bridge))
+                  if f.cookie == COOKIE)
+
+
+def test_db_names_the_instance_flows_land_on(two_instances, tmp_path):
+    here, other = two_instances
+    flows = ["table=0,priority=5,in_port=p1,actions=drop", "table=0,priority=1,actions=NORMAL"]
+    args = {"bridge": "br0", "cookie": COOKIE, "flows": flows, "db": other.db}
+    result = run_module(here, "ovs_flows", args)
+    assert result["changed"] and not result.get("failed"), result
+    assert result["commands"][0][-2] == f"unix:{other.dir}/br0.mgmt"
+    assert len(owned_on(other)) == 2 and owned_on(here) == [], "the flows went to the instance db names, only"
+    assert run_module(here, "ovs_flows", args)["changed"] is False
+    assert run_module(here, "ovs_flows", dict(args, rundir=str(other.dir)))["changed"] is False, "a rundir that agrees"
+
+    info = run_module(here, "ovs_info", {"flows_cookie": COOKIE, "db": other.db})
+    assert len(info["flows"]["br0"]) == 2, info
+    assert run_module(here, "ovs_info", {"flows_cookie": COOKIE})["flows"]["br0"] == []
+
+    for bad, field in [({"rundir": str(here.dir)}, "rundir: "), ({"db": "tcp:192.0.2.1:6640"}, "db: ")]:
+        refused = run_module(here, "ovs_flows", dict(args, flows=flows[:1], **bad))
+        assert refused.get("failed") and refused["msg"].startswith(field), refused
+    assert len(owned_on(other)) == 2 and owned_on(here) == []
+
+    # the restore hook replays onto the same instance: the script gets the inventory's db
+    state = tmp_path / "state"
+    (state / "flows").mkdir(parents=True)
+    script = Path(__file__).parents[2] / "roles" / "pipeline" / "files" / "restore-flows"
+    (state / "restore-flows").write_bytes(script.read_bytes())
+    (state / "restore-flows").chmod(0o755)
+    (state / "flows" / "br0.flows").write_text("".join(
+        f"{line}\n" for line in F.restore_lines(F.declared_flows(flows[:1]), COOKIE)))
+    here.exec(str(state / "restore-flows"), f"--db={other.db}")
+    assert len(owned_on(other)) == 1 and owned_on(here) == []
+    refused = here.exec(str(state / "restore-flows"), f"--db={other.db}", f"--rundir={here.dir}", check=False, capture=False)
+    assert refused.returncode == 2 and "is not the directory of" in refused.stderr

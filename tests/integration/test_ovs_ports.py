@@ -81,9 +81,14 @@ def test_port_change_move_and_delete(bridges):
     assert "vm1" not in hv.vsctl("list-ports", "br-int").split()
     assert hv.vsctl("--columns=name", "find", "Port", "name=vm1").count("vm1") == 1, "moved, not duplicated"
 
+    assert port(hv, "vm1")["external_ids"] == ["map", [["netfabric_moved_from", "br-int"], ["netfabric_owner", "ansible"]]]
+    # removing a port the module moved here gives it back to the bridge it came from
     assert run_module(hv, "ovs_port", {"bridge": "br-tun", "name": "vm1", "state": "absent"})["changed"]
     assert "vm1" not in hv.vsctl("list-ports", "br-tun").split()
+    assert "vm1" in hv.vsctl("list-ports", "br-int").split()
     assert run_module(hv, "ovs_port", {"bridge": "br-tun", "name": "vm1", "state": "absent"})["changed"] is False
+    assert run_module(hv, "ovs_port", {"bridge": "br-int", "name": "vm1", "state": "absent"})["changed"]
+    assert "vm1" not in hv.vsctl("list-ports", "br-int").split(), "a port not moved here is deleted"
 
 
 def test_patch_pair(bridges):
@@ -170,3 +175,30 @@ def test_missing_bridge_fails_but_check_mode_assumes_an_earlier_task_makes_it(hv
     assert any("br-new" in w and "check mode" in w for w in checked["warnings"]), checked
     assert "add-br" not in checked["commands"][0], "the reported transaction is this module's own"
     assert hv.vsctl("list-br").split() == [], "check mode made nothing"
+
+
+def test_purge_gives_a_moved_uplink_back(bridges):
+    """Teardown's case: the fabric took the uplink from the operator's bridge; purging it hands it back
+    (with the operator's bridge gone, it is deleted instead)."""
+    hv = bridges
+    hv.vsctl("add-br", "br-ex", "--", "set", "Bridge", "br-ex", "datapath_type=netdev",
+             "--", "add-port", "br-ex", "uplink", "--", "set", "Interface", "uplink", "type=internal",
+             "--", "add-port", "br-ex", "keep", "--", "set", "Interface", "keep", "type=internal")
+    take = {"bridge": "br-int", "owner": "fabric", "purge": True, "ports": [{"name": "uplink", "type": "internal"}]}
+    assert run_module(hv, "ovs_ports", take)["changed"]
+    assert hv.vsctl("list-ports", "br-ex").split() == ["keep"]
+    assert port(hv, "uplink")["external_ids"] == ["map", [["netfabric_moved_from", "br-ex"], ["netfabric_owner", "fabric"]]]
+    assert run_module(hv, "ovs_ports", take)["changed"] is False
+
+    released = run_module(hv, "ovs_ports", dict(take, ports=[]), diff=True)
+    assert released["changed"] and released["diff"]["after"]["uplink"]["bridge"] == "br-ex", released
+    assert hv.vsctl("list-ports", "br-ex").split() == ["keep", "uplink"]
+    assert "uplink" not in hv.vsctl("list-ports", "br-int").split()
+    assert interface(hv, "uplink")["type"] == "internal" and interface(hv, "uplink")["ofport"] > 0
+    assert port(hv, "uplink")["external_ids"] == ["map", []], "given back without our marks"
+    assert run_module(hv, "ovs_ports", dict(take, ports=[]))["changed"] is False
+
+    assert run_module(hv, "ovs_ports", take)["changed"]
+    hv.vsctl("del-br", "br-ex")
+    assert run_module(hv, "ovs_ports", dict(take, ports=[]))["changed"]
+    assert hv.vsctl("--columns=name", "find", "Port", "name=uplink").strip() == "", "its bridge is gone: deleted"
