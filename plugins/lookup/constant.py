@@ -51,7 +51,7 @@ class LookupModule(LookupBase):
 
     @staticmethod
     def _value(term):
-        name, _, key = str(term).partition(".")
+        name, _dot, key = str(term).partition(".")
         if not name.isupper() or not hasattr(_constants, name):
             raise AnsibleLookupError(f"netfabric.ovs.constant: no constant named {term!r}")
         value = getattr(_constants, name)

@@ -69,7 +69,7 @@ class Run:
         self.lines.extend(line.rstrip("\n") for line in self.proc.stdout)
 
     def wait(self, timeout=900):
-        out, _ = self.proc.communicate(timeout=timeout)
+        out = self.proc.communicate(timeout=timeout)[0]
         self.lines.extend(out.splitlines())
         return self.proc.returncode
 
@@ -88,7 +88,7 @@ class Run:
                     said.append(banner)
                     banner = None
                 said.append(line[:1500])
-        return "\n".join(said) + "\n" + self.output.split("PLAY RECAP")[-1]
+        return "\n".join(said) + "\n" + self.output.rsplit("PLAY RECAP", maxsplit=1)[-1]
 
 
 class _gone_ok:

@@ -83,7 +83,7 @@ def test_dead_ovsdb_fails_fast_with_a_clear_error(hv):
 
 
 def test_only_if_empty_deletes_only_a_bridge_without_ports(hv):
-    hv.vsctl("add-br", "br-t", "--", "set", "Bridge", "br-t", "datapath_type=netdev",
+    hv.vsctl("add-br", "br-t", "--", "set", "Bridge", "br-t", "datapath_type=netdev", "external_ids:netfabric_owner=ansible",
              "--", "add-port", "br-t", "foreign", "--", "set", "Interface", "foreign", "type=internal")
     args = {"name": "br-t", "state": "absent", "only_if_empty": True}
     kept = run_module(hv, "ovs_bridge", args)
@@ -97,6 +97,12 @@ def test_only_if_empty_deletes_only_a_bridge_without_ports(hv):
     assert gone["changed"] and gone["after"] is None and gone["diff"]["before"]["name"] == "br-t", gone
     assert "br-t" not in hv.vsctl("list-br").split()
     assert run_module(hv, "ovs_bridge", args)["changed"] is False
+
+    # an empty bridge without the owner's mark (another tool's) is never deleted
+    hv.vsctl("add-br", "br-u", "--", "set", "Bridge", "br-u", "datapath_type=netdev")
+    foreign = run_module(hv, "ovs_bridge", {"name": "br-u", "state": "absent", "only_if_empty": True})
+    assert foreign["changed"] is False and "owner mark" in foreign["msg"], foreign
+    assert "br-u" in hv.vsctl("list-br").split()
 
     refused = run_module(hv, "ovs_bridge", {"name": "br-t", "only_if_empty": True})
     assert refused.get("failed") and refused["msg"].startswith("only_if_empty: "), refused

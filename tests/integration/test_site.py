@@ -101,8 +101,9 @@ def test_check_mode_changes_nothing_on_new_hosts_nor_when_a_host_leaves(lab_fact
 
 
 def test_one_host_at_a_time_builds_the_fabric_a_full_run_builds(lab_factory):
-    """`--limit HOST` per host, as an AWX sliced job runs: each host plans from inventory variables
-    alone, so three single-host runs make the whole fabric, and a full run after them changes nothing."""
+    """`--limit HOST` per host, the whole inventory loaded (as a workflow of limited jobs runs; AWX job
+    slicing pares the inventory down and is not this): each host plans from inventory variables alone,
+    so three single-host runs make the whole fabric, and a full run after them changes nothing."""
     lab = lab_factory("vxlan")
     for host in lab.hosts():
         counts = lab.playbook("site", "--limit", host)

@@ -60,7 +60,8 @@ def test_port_security_binds_mac_arp_ip_and_neighbour_advertisements():
     assert [re.search(r"arp_spa=([0-9.]+)", f).group(1) for f in a if ",arp," in f] == ["10.0.0.1", "0.0.0.0"]
     assert all("arp_sha=52:54:00:00:00:0a" in f for f in a if ",arp," in f)
     assert [f for f in a if ",ip," in f] == [
-        "table=0,priority=10,in_port=10001,vlan_tci=0x0000/0x1fff,dl_src=52:54:00:00:00:0a,ip,nw_src=10.0.0.1,actions=push_vlan:0x8100,set_field:4101->vlan_vid,resubmit(,1)"
+        "table=0,priority=10,in_port=10001,vlan_tci=0x0000/0x1fff,dl_src=52:54:00:00:00:0a,ip,nw_src=10.0.0.1,"
+        "actions=push_vlan:0x8100,set_field:4101->vlan_vid,resubmit(,1)"
     ]
     targets = sorted(re.search(r"nd_target=([0-9a-f:]+)", f).group(1) for f in admitted(B) if "nd_target" in f)
     assert targets == sorted([link_local(B.mac), "fd00::2"])
