@@ -88,22 +88,8 @@ def inventory(size: int) -> tuple[Path, list[tuple[str, str]], list[tuple[str, s
 
 
 def tree(root: int) -> list[int]:
-    """root and its descendants, from /proc (ppid links)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
+    """root and its descendants."""
+    return [root] + netns.descendants(root)
 
 
 def controller_pss_kib(root: int, own_netns: str) -> int:

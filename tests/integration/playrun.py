@@ -55,7 +55,7 @@ class Run:
         os.killpg(self.proc.pid, signal.SIGSTOP)
         seen: set[int] = set()
         while True:
-            pids = set(descendants(self.proc.pid)) - seen
+            pids = set(netns.descendants(self.proc.pid)) - seen
             if not pids:
                 break
             for pid in pids:
@@ -97,26 +97,6 @@ class _gone_ok:
 
     def __exit__(self, kind, value, tb):
         return kind is ProcessLookupError
-
-
-def descendants(root: int) -> list[int]:
-    """Every process below root (by parent pid), however many sessions it went through."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def changed_tasks(output: str) -> list[tuple[str, str]]:

@@ -22,22 +22,37 @@ def state():
     return OvsState(parse_tables(LAB.read_text()))
 
 
-def absent(name, only_if_empty):
-    return br.want_bridge({"name": name, "state": "absent", "only_if_empty": only_if_empty})
+@pytest.fixture
+def marked(state):
+    """The fixture with br-tun marked as the bridges role marks what it creates."""
+    state.bridges["br-tun"]["external_ids"] = {OWNER_KEY: "netfabric"}
+    return state
 
 
-def test_only_if_empty_keeps_a_bridge_with_ports_and_names_them(state):
-    commands, before, after, extra = br.plan_bridge(absent("br-tun", True), state)
+def absent(name, only_if_empty, owner="netfabric"):
+    return br.want_bridge({"name": name, "state": "absent", "only_if_empty": only_if_empty, "owner": owner})
+
+
+def test_only_if_empty_keeps_a_bridge_with_ports_and_names_them(marked):
+    commands, before, after, extra = br.plan_bridge(absent("br-tun", True), marked)
     assert commands == [] and before == after
     assert extra["kept_by"] == ["patch-int", "vxlan-ac1f0002"]
     assert "patch-int, vxlan-ac1f0002" in extra["msg"]
 
 
-def test_only_if_empty_deletes_a_bridge_with_only_its_local_port(state):
+def test_only_if_empty_deletes_a_bridge_with_only_its_local_port(marked):
     for name in ("patch-int", "vxlan-ac1f0002"):
-        state.bridges["br-tun"]["port_names"].remove(name)
-    commands, _before, after = br.plan_bridge(absent("br-tun", True), state)
+        marked.bridges["br-tun"]["port_names"].remove(name)
+    commands, _before, after = br.plan_bridge(absent("br-tun", True), marked)
     assert commands == [["del-br", "br-tun"]] and after is None
+
+
+def test_only_if_empty_keeps_an_empty_bridge_with_another_owner_mark(marked):
+    for name in ("patch-int", "vxlan-ac1f0002"):
+        marked.bridges["br-tun"]["port_names"].remove(name)
+    commands, before, after, extra = br.plan_bridge(absent("br-tun", True, owner="ansible"), marked)
+    assert commands == [] and before == after
+    assert "owner mark is 'netfabric', not 'ansible'" in extra["msg"]
 
 
 def test_without_only_if_empty_absent_deletes_with_ports(state):
