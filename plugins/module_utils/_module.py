@@ -29,6 +29,10 @@ TIMEOUT_ARGS = dict(timeout=dict(type="int", default=5))
 OVSDB_ARGS = dict(db=dict(type="str"), **TIMEOUT_ARGS)
 
 
+class Unhealthy(Exception):
+    """What the tool reports after the call (its write, if any, landed) is not what was asked for."""
+
+
 @dataclass
 class Change:
     """What a plan found: the commands that make `after` out of `before` (empty: nothing to do).
@@ -78,6 +82,8 @@ def run(module, *, validate, read, plan, apply, offer=None, reread=None, lock=Tr
                         change.after = reread(want)
     except ValidationError as exc:
         module.fail_json(msg=str(exc), commands=change.commands)
+    except Unhealthy as exc:
+        module.fail_json(msg=str(exc), changed=change.any and not module.check_mode, commands=change.commands, **change.extra)
     except LockTimeout as exc:
         module.fail_json(msg=str(exc))
     except CommandError as exc:

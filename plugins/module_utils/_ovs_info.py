@@ -11,7 +11,7 @@ from __future__ import annotations
 from ansible_collections.netfabric.ovs.plugins.module_utils._flows import parse_dump
 from ansible_collections.netfabric.ovs.plugins.module_utils._module import OVSDB_ARGS
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_bridge import have_bridge
-from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import TUNNEL_TYPES, have_port
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import have_port, port_problems
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import read_state
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
     CommandError,
@@ -21,12 +21,31 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
     switch_rundir,
     vsctl_runner,
 )
-from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
+from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError, ifname
+
+SYS_NET = "/sys/class/net"
+
+
+def read_links(names):
+    """Each named kernel link's MAC (None when it does not exist), from sysfs: no tool, no write.
+
+    The netfabric role reads the uplink here, in the same task as br-int, because on netdev hosts
+    the underlay bridge takes the uplink's MAC (plugin_utils/_fabric/underlay.py)."""
+    links = {}
+    for name in names:
+        try:
+            with open(f"{SYS_NET}/{name}/address", encoding="ascii") as address:
+                links[name] = {"address": address.read().strip() or None}
+        except OSError:
+            links[name] = {"address": None}
+    return links
+
 
 ARGUMENT_SPEC = dict(
     bridges=dict(type="list", elements="str"),
     flows_cookie=dict(type="int"),
     require_ports=dict(type="list", elements="str"),
+    links=dict(type="list", elements="str"),
     fail_on_problems=dict(type="bool", default=False),
     as_facts=dict(type="bool", default=False),
     rundir=dict(type="path"),
@@ -34,31 +53,12 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def port_problems(ports, required):
-    """Why each required port is not healthy; empty when all are."""
-    problems = []
-    for name in required:
-        port = ports.get(name)
-        if port is None:
-            problems.append(f"{name}: missing")
-            continue
-        if port.get("ofport") in (None, -1):
-            problems.append(f"{name}: no OpenFlow port (ofport {port.get('ofport')})")
-        requested = port.get("ofport_request")
-        if requested is not None and port.get("ofport") not in (None, -1, requested):
-            problems.append(f"{name}: OpenFlow port {port.get('ofport')}, not the requested {requested} (another port holds it)")
-        if port.get("error"):
-            problems.append(f"{name}: {port['error']}")
-        if port["type"] in TUNNEL_TYPES and not (port.get("options") or {}).get("remote_ip"):
-            problems.append(f"{name}: tunnel without remote_ip")
-    return problems
-
-
 def gather(module):
     """The one read (waiting, within the timeout, for ovs-vswitchd to have applied OVSDB, so ofport and
     error are the switch's), and the owned flows of each bridge when asked."""
     params = module.params
     try:
+        links = [ifname(f"links[{index}]", name) for index, name in enumerate(params["links"] or [])]
         rundir = switch_rundir(params.get("db"), params.get("rundir")) if params["flows_cookie"] is not None else None
     except ValidationError as exc:
         module.fail_json(msg=str(exc))
@@ -67,7 +67,8 @@ def gather(module):
         names = params["bridges"] or sorted(state.bridges)
         bridges = {name: have_bridge(state, name) for name in names if name in state.bridges}
         ports = {name: have_port(state, name) for name, row in state.ports.items() if row.get("bridge") in bridges}
-        result = {"bridges": bridges, "ports": ports, "problems": port_problems(ports, params["require_ports"] or [])}
+        result = {"bridges": bridges, "ports": ports, "problems": port_problems(ports, params["require_ports"] or []),
+                  "links": read_links(links)}
         if params["flows_cookie"] is not None:
             ofctl = ofctl_runner(module)
             cookie = params["flows_cookie"]

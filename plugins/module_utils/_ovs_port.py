@@ -38,7 +38,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
 # the port API, validation included, so callers import one module
 __all__ = [
     "AGGREGATE_ARGUMENT_SPEC", "BOND_MODES", "LACP_MODES", "PORT_OPTIONS", "PORT_TYPES", "QOS_TYPES", "SINGLE_ARGUMENT_SPEC",
-    "TUNNEL_TYPES", "VLAN_MODES", "have_port", "plan_ports", "predicted", "public", "want_port", "want_ports", "with_owner",
+    "TUNNEL_TYPES", "VLAN_MODES", "have_port", "plan_ports", "port_problems", "unhealthy", "predicted", "public", "want_port", "want_ports", "with_owner",
 ]
 
 # Port columns compared as plain values; interface columns likewise. Omitted = leave as is.
@@ -304,3 +304,33 @@ def _fake_bridge(state, name):
 def _bridge_ports(state, bridge):
     row = state.bridges.get(bridge)
     return [p for p in (row["port_names"] if row else []) if p != bridge]
+
+
+def port_problems(ports, required):
+    """Why each required port is not healthy; empty when all are."""
+    problems = []
+    for name in required:
+        port = ports.get(name)
+        if port is None:
+            problems.append(f"{name}: missing")
+            continue
+        if port.get("ofport") in (None, -1):
+            problems.append(f"{name}: no OpenFlow port (ofport {port.get('ofport')})")
+        requested = port.get("ofport_request")
+        if requested is not None and port.get("ofport") not in (None, -1, requested):
+            problems.append(f"{name}: OpenFlow port {port.get('ofport')}, not the requested {requested} (another port holds it)")
+        if port.get("error"):
+            problems.append(f"{name}: {port['error']}")
+        if port["type"] in TUNNEL_TYPES and not (port.get("options") or {}).get("remote_ip"):
+            problems.append(f"{name}: tunnel without remote_ip")
+    return problems
+
+
+def unhealthy(state, wants):
+    """Problems of the ports a call declared, as this read shows them (for `verify`).
+
+    A patch port whose peer does not exist yet is left out: the two ends live on two bridges, so two
+    calls make them, and the second call's check of its own end is the check of the pair."""
+    names = [w["name"] for w in wants
+             if not (w.get("type") == "patch" and ((w.get("options") or {}).get("peer") not in state.ports))]
+    return port_problems({name: have_port(state, name) for name in names}, names)

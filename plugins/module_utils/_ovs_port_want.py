@@ -55,6 +55,7 @@ AGGREGATE_ARGUMENT_SPEC = dict(
     ports=dict(type="list", elements="dict", required=True, options=PORT_OPTIONS),
     purge=dict(type="bool", default=False),
     owner=dict(type="str", default=DEFAULT_OWNER),
+    verify=dict(type="bool", default=False),
     **OVSDB_ARGS,
 )
 

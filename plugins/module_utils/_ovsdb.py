@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import DEFAULT_OWNER, OWNER_KEY
-from ansible_collections.netfabric.ovs.plugins.module_utils._module import Change, run
+from ansible_collections.netfabric.ovs.plugins.module_utils._module import Change, Unhealthy, run
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
     CommandError,
     daemon_error,
@@ -227,16 +227,23 @@ def write(vsctl, commands, replan, before, after):
         # committed, and applied by the time of the read back: late, but done
 
 
-def converge(module, validate, plan):
+def converge(module, validate, plan, verify=None):
     """The OVSDB modules' flow, through _module.run: validate, read once, plan, one transaction.
 
     `validate(params)` returns the wanted state (ValidationError before anything runs);
     `plan(want, state)` returns (commands, before, after), or with a fourth item: result keys of its own.
     In check mode the transaction is still offered to ovs-vsctl with --dry-run, so a
     transaction OVS would refuse fails in check mode too, without writing anything.
+    `verify(want, state)` (optional) lists what is wrong in what the switch reports: from the one read
+    when nothing changes, from a read after the write otherwise (never in check mode).
     """
     vsctl = vsctl_runner(module)
     planned = {}
+
+    def check(want, state):
+        problems = verify(want, state) if verify is not None and not module.check_mode else []
+        if problems:
+            raise Unhealthy("; ".join(problems))
 
     def plan_change(want, state):
         assumed = []
@@ -251,11 +258,15 @@ def converge(module, validate, plan):
             result = plan(want, state)
         commands, before, after = result[:3]
         planned.update(want=want, commands=commands, assumed=assumed)
+        if not commands:
+            check(want, state)
         return Change(commands=[vsctl.argv(transaction_argv(commands))] if commands else [], before=before, after=after,
                       extra=result[3] if len(result) > 3 else {})
 
     def apply(change):
         write(vsctl, planned["commands"], lambda state: plan(planned["want"], state)[0], change.before, change.after)
+        if verify is not None:
+            check(planned["want"], read_state(vsctl))
 
     def offer(change):  # the assumed bridge is part of the dry run, so OVS still checks the rest
         vsctl.run(["--dry-run", "--no-wait"] + transaction_argv(planned["assumed"] + planned["commands"]))

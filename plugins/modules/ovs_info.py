@@ -37,6 +37,12 @@ options:
     description: Port names that must be up and healthy; see C(problems).
     type: list
     elements: str
+  links:
+    description:
+      - Kernel links (not OVS ports) whose MAC address to report in C(links), read from sysfs, so a play reads
+        them in the same task as OVS. A link that does not exist is reported with C(address) null.
+    type: list
+    elements: str
   fail_on_problems:
     description: Fail (naming the ports) when O(require_ports) finds problems.
     type: bool
@@ -83,6 +89,11 @@ flows:
   description: Flows of O(flows_cookie) by bridge, as ovs-ofctl prints them (statistics removed).
   returned: when O(flows_cookie) is set
   type: dict
+links:
+  description: For each of O(links), C(address), its MAC (null when the link does not exist).
+  returned: always
+  type: dict
+  sample: {"uplink": {"address": "52:54:00:12:34:56"}}
 problems:
   description: One line per required port that is missing, has no ofport, has an error, or is a tunnel without remote_ip.
   returned: always

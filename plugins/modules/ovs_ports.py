@@ -28,6 +28,15 @@ options:
     description: Remove ports of this O(owner) on the bridge that O(ports) does not name.
     type: bool
     default: false
+  verify:
+    description:
+      - Fail, naming each port, when a port of O(ports) is missing, has no OpenFlow port number, holds another
+        port number than it requested, reports an C(error), or is a tunnel without C(remote_ip).
+      - Judged from the module's one read when nothing changes, and from a read after the write otherwise (the
+        transaction waits for ovs-vswitchd, so the read shows the switch's own view). Not in check mode.
+      - The roles use it, so a converge that leaves a port broken fails in the task that made the port.
+    type: bool
+    default: false
   owner:
     description:
       - Value stored in C(external_ids:netfabric_owner) of each port this module creates (or moves here from
@@ -179,7 +188,7 @@ after:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import AGGREGATE_ARGUMENT_SPEC, plan_ports, want_ports
+from ansible_collections.netfabric.ovs.plugins.module_utils._ovs_port import AGGREGATE_ARGUMENT_SPEC, plan_ports, unhealthy, want_ports
 from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import converge
 
 
@@ -190,6 +199,7 @@ def main():
         module,
         lambda p: want_ports(p["ports"], p["owner"]),
         lambda wants, state: plan_ports(params["bridge"], wants, state, purge=params["purge"], owner=params["owner"], aggregate=True),
+        verify=(lambda wants, state: unhealthy(state, wants)) if params["verify"] else None,
     )
 
 

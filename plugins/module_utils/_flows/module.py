@@ -13,7 +13,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._flows.parse import 
 from ansible_collections.netfabric.ovs.plugins.module_utils._flows.plan import bundle_lines, diff, explain_error, restore_lines
 from ansible_collections.netfabric.ovs.plugins.module_utils._flows.restore import restore_content, restore_file_differs, write_restore_file
 from ansible_collections.netfabric.ovs.plugins.module_utils._flows.syntax import FlowError
-from ansible_collections.netfabric.ovs.plugins.module_utils._module import OVSDB_ARGS, Change, run
+from ansible_collections.netfabric.ovs.plugins.module_utils._module import OVSDB_ARGS, Change, Unhealthy, run
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import (
     CommandError,
     gave_up,
@@ -145,6 +145,12 @@ def main(module):
                 error = CommandError(exc.cmd, exc.rc, exc.stdout, exc.stderr)
                 error.args = (f"the flow bundle failed and nothing was applied: {explain_error(exc.stderr, lines)}",)
                 raise error from None
+            # the switch's own word that it holds exactly the declared flows (a rerun's read is this check)
+            held = sorted(f.text for f in read(planned))
+            if held != change.after:
+                missing, extra = sorted(set(change.after) - set(held)), sorted(set(held) - set(change.after))
+                raise Unhealthy(f"{p['bridge']}: after the bundle the switch holds {len(held)} owned flows, {len(change.after)} declared"
+                                f" (missing {missing[:3]}, unexpected {extra[:3]}); the restore file was not touched")
         if planned["restore_changed"]:
             try:
                 write_restore_file(module, p["restore_file"], planned["restore"])

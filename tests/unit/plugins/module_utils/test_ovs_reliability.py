@@ -142,3 +142,21 @@ def test_a_daemon_that_did_not_answer_is_told_from_a_refusal(rc, stderr, how):
 
 def test_the_runner_deadline_counts_as_a_timeout():
     assert gave_up(CommandTimeout(["ovs-ofctl", "dump-flows"], 10)) == "timeout"
+
+
+def test_verify_names_a_missing_port_and_skips_a_patch_end_whose_peer_is_not_made_yet(state):
+    wants = [
+        po.want_port({"name": "vxlan-ac1f0002", "type": "vxlan", "options": {"remote_ip": "172.31.0.2"}}, 0, "fabric"),
+        po.want_port({"name": "ghost", "type": "internal"}, 1, "fabric"),
+        po.want_port({"name": "patch-x", "type": "patch", "options": {"peer": "patch-y"}}, 2, "fabric"),
+    ]
+    assert po.unhealthy(state, wants) == ["ghost: missing"]
+
+
+def test_read_links_gives_a_mac_or_none(tmp_path, monkeypatch):
+    from ansible_collections.netfabric.ovs.plugins.module_utils import _ovs_info as info
+
+    (tmp_path / "uplink").mkdir()
+    (tmp_path / "uplink" / "address").write_text("52:54:00:12:34:56\n")
+    monkeypatch.setattr(info, "SYS_NET", str(tmp_path))
+    assert info.read_links(["uplink", "gone"]) == {"uplink": {"address": "52:54:00:12:34:56"}, "gone": {"address": None}}
