@@ -45,6 +45,7 @@ def up(prefix: str, example: Path) -> Path:
     for name in hosts:
         netns.Hypervisor(prefix, name).start()
     netns.wire(prefix, list(hosts), uplink=group.get("netfabric_uplink", "uplink"))
+    outside(prefix, hosts)
     mtu = int(group.get("netfabric_tenant_mtu", 1400))
     lab_hosts = {}
     for name, hostvars in hosts.items():
@@ -54,6 +55,9 @@ def up(prefix: str, example: Path) -> Path:
         netns.sh("ip", "-n", hv.netns, "addr", "add", hostvars["netfabric_underlay_ip"], "dev", uplink)
         for port in hostvars.get("netfabric_ports", []):
             netns.add_vm(prefix, name, port["name"], port["name"], port.get("ip"), port.get("mac"), mtu=mtu)
+            gateway = routed(group).get(port["tenant"], {}).get(subnet_of(port, group))
+            if gateway:  # as DHCP would give it
+                netns.sh("ip", "-n", vm_netns(prefix, port["name"]), "route", "add", "default", "via", gateway)
         state = hv.dir / "state"
         state.mkdir(exist_ok=True)
         lab_hosts[name] = {
@@ -61,10 +65,60 @@ def up(prefix: str, example: Path) -> Path:
             "ansible_python_interpreter": str(hv.python),
             "netfabric_state_dir": str(state),
             "tenants_systemd_unit": False,  # the namespaces share this machine's /etc
+            "netfabric_netns_prefix": f"{prefix}-{name}-",  # routers' and DHCP namespaces share /run/netns
         }
     inventory = netns.lab_root(prefix) / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"hypervisors": {"hosts": lab_hosts}}))
     return inventory
+
+
+OUTSIDE = "outside"  # the host on the network nodes' external network, at its gateway address
+
+
+def outside(prefix: str, hosts: dict) -> str | None:
+    """The network nodes' external network: a Linux bridge in namespace PREFIX-outside holding the
+    external gateway address, with each network node's external NIC joined to it by a veth."""
+    nodes = {name: hv_vars["netfabric_external"] for name, hv_vars in hosts.items() if hv_vars.get("netfabric_external")}
+    if not nodes:
+        return None
+    ns = f"{prefix}-{OUTSIDE}"
+    netns.sh("ip", "netns", "add", ns)
+    netns.sh("ip", "-n", ns, "link", "set", "lo", "up")
+    netns.sh("ip", "-n", ns, "link", "add", "out0", "type", "bridge")
+    netns.sh("ip", "-n", ns, "link", "set", "out0", "up")
+    for index, (name, ext) in enumerate(sorted(nodes.items())):
+        hv = netns.Hypervisor(prefix, name)
+        peer = f"o{index}-{name}"[:15]
+        netns.sh("ip", "link", "add", ext["nic"], "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", ns)
+        netns.sh("ip", "-n", ns, "link", "set", peer, "master", "out0", "up")
+        netns.sh("ip", "-n", hv.netns, "link", "set", ext["nic"], "up")
+        netns.sh("ip", "netns", "exec", ns, "ethtool", "-K", peer, "tx", "off", check=False)
+        plen = ipaddress.ip_network(ext["subnet"]).prefixlen
+        if index == 0:
+            netns.sh("ip", "-n", ns, "addr", "add", f"{ext['gateway']}/{plen}", "dev", "out0")
+    return ns
+
+
+def routed(group: dict) -> dict[str, dict[str, str]]:
+    """{tenant: {subnet: gateway}} of the tenants with a router (the gateway defaults to the first address)."""
+    out = {}
+    for tenant in group.get("netfabric_tenants", []):
+        if tenant.get("router"):
+            subnets = [s if isinstance(s, dict) else {"cidr": s} for s in tenant.get("subnets", [])]
+            out[tenant["name"]] = {s["cidr"]: s.get("gateway") or str(next(ipaddress.ip_network(s["cidr"]).hosts())) for s in subnets}
+    return out
+
+
+def subnet_of(port: dict, group: dict) -> str | None:
+    if not port.get("ip"):
+        return None
+    address = ipaddress.ip_interface(port["ip"]).ip
+    for tenant in group.get("netfabric_tenants", []):
+        for subnet in tenant.get("subnets", []):
+            cidr = subnet["cidr"] if isinstance(subnet, dict) else subnet
+            if tenant["name"] == port["tenant"] and address in ipaddress.ip_network(cidr):
+                return cidr
+    return None
 
 
 def vms(example: Path) -> list[dict]:
@@ -74,12 +128,34 @@ def vms(example: Path) -> list[dict]:
 
 def ping(prefix: str, source: dict, target: dict) -> bool:
     """True when `target` itself answers: tenants reuse addresses, so a reply alone proves nothing;
-    the source's ARP entry must hold the target's own MAC."""
+    on one subnet the source's ARP entry must hold the target's own MAC, and through a router
+    (another subnet) the target's own count of echo requests must have grown."""
     address = str(ipaddress.ip_interface(target["ip"]).ip)
     ns = vm_netns(prefix, source["name"])
     netns.sh("ip", "-n", ns, "neigh", "flush", "all", check=False)
+    same_subnet = ipaddress.ip_address(address) in ipaddress.ip_interface(source["ip"]).network
+    echoes = None if same_subnet else in_echos(vm_netns(prefix, target["name"]))
     proc = netns.sh("ip", "netns", "exec", ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", address, check=False)
-    return proc.returncode == 0 and arp_mac(prefix, source, target) == target["mac"].lower()
+    if proc.returncode != 0:
+        return False
+    if same_subnet:
+        return arp_mac(prefix, source, target) == target["mac"].lower()
+    return in_echos(vm_netns(prefix, target["name"])) >= echoes + 2
+
+
+def in_echos(ns: str) -> int:
+    """ICMP echo requests a namespace has received (its own counter in /proc/net/snmp)."""
+    lines = [line.split() for line in netns.sh("ip", "netns", "exec", ns, "cat", "/proc/net/snmp", capture=True).splitlines() if line.startswith("Icmp:")]
+    return int(dict(zip(lines[0], lines[1]))["InEchos"])
+
+
+def reaches_outside(prefix: str, source: dict, hosts: dict) -> bool | None:
+    """Whether the VM reaches the outside host (None when the fabric has no network node)."""
+    gateways = [v["netfabric_external"].get("gateway") for v in hosts.values() if v.get("netfabric_external")]
+    if not gateways or not gateways[0]:
+        return None
+    return netns.sh("ip", "netns", "exec", vm_netns(prefix, source["name"]), "ping", "-c", "2", "-i", "0.2", "-W", "1", gateways[0],
+                    check=False).returncode == 0
 
 
 def arp_mac(prefix: str, source: dict, target: dict) -> str | None:
@@ -109,14 +185,18 @@ def matrix(prefix: str, example: Path) -> dict[tuple[str, str], bool]:
 
 
 def print_matrix(prefix: str, example: Path) -> bool:
-    """Print the matrix; True when exactly same-tenant pairs reach each other."""
+    """Print the matrix; True when exactly same-tenant pairs reach each other (across subnets only
+    through the tenant's router), and only tenants with a router reach the outside host."""
     machines = vms(example)
+    hosts, group = load_inventory(example)
     result = matrix(prefix, example)
-    tenant = {m["name"]: m["tenant"] for m in machines}
+    by_name = {m["name"]: m for m in machines}
     names = [m["name"] for m in machines]
-    width = max(len(n) for n in names) + 2
+    routers = routed(group)
+    outside_column = any(v.get("netfabric_external") for v in hosts.values())
+    width = max(len(n) for n in [*names, OUTSIDE]) + 2
     print("reachability (rows ping columns; Y = the target itself answered, . = it did not, - = same address):")
-    print(" " * width + "".join(n.rjust(width) for n in names))
+    print(" " * width + "".join(n.rjust(width) for n in names) + (OUTSIDE.rjust(width) if outside_column else ""))
     ok = True
     for source in names:
         cells = []
@@ -125,7 +205,14 @@ def print_matrix(prefix: str, example: Path) -> bool:
                 cells.append("-")
                 continue
             reached = result[(source, target)]
-            ok &= reached == (tenant[source] == tenant[target])
+            a, b = by_name[source], by_name[target]
+            # same tenant, and on one subnet or joined by the tenant's router
+            expected = a["tenant"] == b["tenant"] and (subnet_of(a, group) == subnet_of(b, group) or a["tenant"] in routers)
+            ok &= reached == expected
+            cells.append("Y" if reached else ".")
+        if outside_column:
+            reached = reaches_outside(prefix, by_name[source], hosts)
+            ok &= reached == (by_name[source]["tenant"] in routers)
             cells.append("Y" if reached else ".")
         print(source.ljust(width) + "".join(c.rjust(width) for c in cells))
     print("isolation and reachability as the inventory says" if ok else "MISMATCH: see the matrix")
@@ -171,7 +258,8 @@ def plans(example: Path) -> dict[str, dict]:
     from ansible_collections.netfabric.ovs.plugins.filter.fabric import fabric_plan  # noqa: PLC0415
 
     hosts, group = load_inventory(example)
-    return fabric_plan({name: {**group, **hostvars} for name, hostvars in hosts.items()}, sorted(hosts))
+    nodes = sorted((yaml.safe_load((example / "hosts.yml").read_text()).get("network_nodes") or {}).get("hosts") or {})
+    return fabric_plan({name: {**group, **hostvars} for name, hostvars in hosts.items()}, sorted(hosts), nodes)
 
 
 class Svg:

@@ -81,9 +81,14 @@ class Hypervisor:
         sh("ovs-vsctl", f"--db={self.db}", "--no-wait", "init")
         self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
                   f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
+        # Not `ip netns exec`, whose private mount namespace would hide the namespaces a network
+        # node creates (ip netns add bind-mounts them under /run/netns): enter the network
+        # namespace, and in a mount namespace that still shares /run/netns, mount its own /sys.
         self.python.write_text(
             "#!/bin/sh\n"
-            f"exec ip netns exec {self.netns} env OVS_RUNDIR={d} OVS_DBDIR={d} OVS_LOGDIR={d} {PYTHON} \"$@\"\n"
+            f"exec nsenter --net=/run/netns/{self.netns} unshare --mount --propagation unchanged sh -c "
+            "'mount --make-rprivate /sys && mount -t sysfs none /sys && exec \"$0\" \"$@\"' "
+            f"env OVS_RUNDIR={d} OVS_DBDIR={d} OVS_LOGDIR={d} {PYTHON} \"$@\"\n"
         )
         self.python.chmod(0o755)
         return self

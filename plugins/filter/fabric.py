@@ -78,14 +78,14 @@ def _seen(hostvars: Mapping, names: list[str]) -> dict[str, Any]:
     return {name: _plain(hostvars[name][SEEN_VAR]) for name in names if SEEN_VAR in hostvars[name]}
 
 
-def _topology(host_vars: dict[str, dict], fabric_vars: dict[str, Any], seen: dict[str, Any] | None = None) -> Topology:
+def _topology(host_vars: dict[str, dict], fabric_vars: dict[str, Any], seen: dict[str, Any] | None = None, network_nodes: list[str] = ()) -> Topology:
     key = hashlib.sha256(
-        json.dumps([host_vars, fabric_vars, seen or {}], sort_keys=True, separators=(",", ":"), default=repr).encode()
+        json.dumps([host_vars, fabric_vars, seen or {}, list(network_nodes)], sort_keys=True, separators=(",", ":"), default=repr).encode()
     ).hexdigest()
     result = _MEMO.get(key)
     if result is None:
         try:
-            result = plan.build(host_vars, fabric_vars, {name: plan.seen(info) for name, info in (seen or {}).items()})
+            result = plan.build(host_vars, fabric_vars, {name: plan.seen(info) for name, info in (seen or {}).items()}, tuple(network_nodes))
         except FabricError as exc:
             result = exc
         _MEMO[key] = result
@@ -96,8 +96,9 @@ def _topology(host_vars: dict[str, dict], fabric_vars: dict[str, Any], seen: dic
     return result
 
 
-def fabric_plan(hostvars: Mapping, hosts: list[str], **options: Any) -> dict[str, dict]:
-    """{host: plan} for every hypervisor in `hosts`.
+def fabric_plan(hostvars: Mapping, hosts: list[str], network_nodes: list[str] | None = None, **options: Any) -> dict[str, dict]:
+    """{host: plan} for every hypervisor in `hosts`; `network_nodes` (group network_nodes) are
+    hypervisors that also run routers and DHCP servers.
 
     Fabric-wide variables given as options win; the others come from the hostvars entry of
     the first host in `hosts`.
@@ -109,17 +110,17 @@ def fabric_plan(hostvars: Mapping, hosts: list[str], **options: Any) -> dict[str
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, names[0]), FABRIC_VARS) if names else {}
     fabric_vars.update({_OPTION_VARS[k]: _plain(v) for k, v in options.items() if v is not None})
-    return plan.fabric_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names)))
+    return plan.fabric_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names), _host_list(network_nodes or [])))
 
 
-def host_plan(hostvars: Mapping, host: str, hosts: list[str]) -> dict[str, Any]:
+def host_plan(hostvars: Mapping, host: str, hosts: list[str], network_nodes: list[str] | None = None) -> dict[str, Any]:
     """The plan of `host`; fabric-wide variables come from `host`'s own hostvars entry."""
     names = _host_list(hosts)
     if host not in names:
         raise AnsibleFilterError(f"netfabric.ovs.host_plan: host {host} is not in the hypervisor list")
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, host), FABRIC_VARS)
-    return plan.host_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names)), host)
+    return plan.host_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names), _host_list(network_nodes or [])), host)
 
 
 class FilterModule:

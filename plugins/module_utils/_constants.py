@@ -21,9 +21,25 @@ PATCH_TUN = "patch-tun"  # br-int's end of the br-int <-> br-tun pair
 PATCH_INT = "patch-int"  # br-tun's end
 INT_BR_PHY = "int-br-phy"  # br-int's end of the br-int <-> br-phy pair (Neutron's names)
 PHY_BR_INT = "phy-br-int"  # br-phy's end
-FABRIC_PORTS = frozenset({BR_INT, BR_TUN, BR_PHY, PATCH_TUN, PATCH_INT, INT_BR_PHY, PHY_BR_INT})
+BR_EX = "br-ex"  # external bridge of a network node: its NIC to the outside and the routers' gateway ports
+FABRIC_PORTS = frozenset({BR_INT, BR_TUN, BR_PHY, BR_EX, PATCH_TUN, PATCH_INT, INT_BR_PHY, PHY_BR_INT})
 TUNNEL_PREFIXES = ("vxlan-", "gre-")  # tunnel ports are <overlay>-<8 hex digits of the peer>
 PROVIDER_PORT_PREFIX = "vlan"  # tagged internal ports on br-phy: vlan100
+# A network node's routers and DHCP servers live in namespaces, each joined to a bridge by a veth
+# pair whose two ends share one name: qr-/qd- on br-int (a tenant port in the tenant's local VLAN),
+# qg- on br-ex (Neutron's port names), each followed by 10 hex digits of a hash of what it serves.
+# The namespaces are not Neutron's qrouter-/qdhcp-: names with these prefixes are the fabric's, and
+# it removes those the inventory no longer has, so a Neutron agent on the same host is never touched.
+ROUTER_NETNS_PREFIX = "nfrouter-"  # nfrouter-<tenant>
+DHCP_NETNS_PREFIX = "nfdhcp-"  # nfdhcp-<tenant>-<hash of the subnet>
+DHCP_DIR_PREFIX = "dhcp-"  # STATE_DIR/dhcp-<hash>: a DHCP server's files
+ROUTER_PORT_PREFIX = "qr-"  # a router's port in one tenant subnet (the gateway address)
+GATEWAY_PORT_PREFIX = "qg-"  # a router's port on br-ex (its external address and floating IPs)
+DHCP_PORT_PREFIX = "qd-"  # a DHCP server's port in one tenant subnet
+NODE_PORT_PREFIXES = (ROUTER_PORT_PREFIX, GATEWAY_PORT_PREFIX, DHCP_PORT_PREFIX)
+# Their MACs: locally administered, unicast, "NF" after the first byte, then 3 bytes of the hash.
+NODE_MAC_PREFIX = "0e:4e:46"
+NAT_TABLE = "netfabric"  # the nftables table (family ip) of a router namespace: SNAT, floating IPs, ingress filter
 
 # ---------------------------------------------------------------- OpenFlow
 # What every bridge speaks; ovs-ofctl talks the newest, which bundles (atomic flow changes) need.
@@ -57,6 +73,7 @@ OWNERS = {  # one owner per role, so no role ever prunes another's ports
     "vxlan": f"{OWNER}-vxlan",
     "gre": f"{OWNER}-gre",
     "provider_vlans": f"{OWNER}-vlans",
+    "routers": f"{OWNER}-routers",
 }
 
 # ---------------------------------------------------------------- fabric defaults

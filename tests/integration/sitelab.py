@@ -38,6 +38,9 @@ class Lab:
         data.update(values)
         path.write_text(yaml.safe_dump(data))
 
+    def group(self):
+        return yaml.safe_load((self.example / "group_vars" / "hypervisors.yml").read_text())
+
     def edit_host(self, name, **values):
         path = self.example / "hosts.yml"
         data = yaml.safe_load(path.read_text())

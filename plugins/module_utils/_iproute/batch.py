@@ -14,6 +14,7 @@ Private to the collection: the API may change without notice.
 
 from __future__ import annotations
 
+import os
 import re
 
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError
@@ -22,8 +23,9 @@ FAILED_LINE = re.compile(r"Command failed -:(\d+)")
 
 
 def shown(ip, lines):
-    """Commands as the user would type them: `ip [-n NS] ...` argv lists."""
-    return [["ip"] + ip.leading + [str(word) for word in line] for line in lines]
+    """Commands as the user would type them: `ip [-n NS] ...` (or `bridge [-n NS] ...`) argv lists."""
+    tool = os.path.basename(getattr(ip, "binary", "ip"))
+    return [[tool] + ip.leading + [str(word) for word in line] for line in lines]
 
 
 def run_batch(ip, lines):

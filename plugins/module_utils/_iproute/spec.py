@@ -167,8 +167,9 @@ def link_want(params):
     if len(families) > 1:
         raise ValidationError("local, remote, group: must all be IPv4 or all IPv6")
     for field in ("link", "peer", "master"):
-        if want[field] == want["name"]:
-            raise ValidationError(f"{field}: must differ from name ({want['name']!r})")
+        # a veth's ends may share a name when they live in different namespaces (a router's port)
+        if want[field] == want["name"] and not (field == "peer" and want["peer_netns"] is not None):
+            raise ValidationError(f"{field}: must differ from name ({want['name']!r}) unless peer_netns puts the peer elsewhere")
     if want["peer_netns"] is not None and want["peer_netns"] == want["netns"]:
         raise ValidationError("peer_netns: must differ from netns; omit it for a peer in the same namespace")
     if want["address"] is not None and kind == "gre":

@@ -17,12 +17,13 @@ import ipaddress
 import re
 from collections import defaultdict
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
 HOST_VARS = spec.HOST_VARS
@@ -57,6 +58,11 @@ class Tenant:
     subnets: tuple[str, ...]
     provider_vlan: int | None
     mtu: int
+    subnet_options: tuple[Subnet, ...] = ()  # the subnets with their gateway, DHCP, DNS and routes
+    router: bool = False
+    external_ip: str | None = None
+    floating_ips: tuple[FloatingIp, ...] = ()
+    network_node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class Port:
     ip: str | None
     port_security: bool = True  # sends only from its mac and ip (when given)
     take_over: bool = False  # may be moved onto br-int from another bridge
+    kind: str = "vm"  # or a network node's own: "router" (a gateway) or "dhcp"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class Host:
     ports: tuple[Port, ...]
     ovs_db: str | None
     state_dir: str | None = None
+    external: External | None = None  # a network node's outside network
+    netns_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,13 +103,16 @@ class Fabric:
     flow_cookie: int
     state_dir: str
     mac_limit: int = C.MAC_LIMIT
+    network_nodes: tuple[str, ...] = ()
+    routers: dict[str, Router] | None = None  # by tenant
 
 
-def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
+def validate(hosts: dict[str, dict], fabric_vars: dict, network_nodes: tuple[str, ...] = ()) -> Fabric:
     """Check the whole inventory; return the model or raise FabricError listing every problem.
 
     `hosts` maps each hypervisor to its netfabric_* host variables; `fabric_vars` holds the
-    fabric-wide netfabric_* variables (missing ones take the declared defaults).
+    fabric-wide netfabric_* variables (missing ones take the declared defaults); `network_nodes`
+    names the hypervisors that also run routers and DHCP servers.
     """
     problems: list[str] = []
     checks = spec.validators()
@@ -111,6 +123,10 @@ def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
         host = _host(name, hosts[name], problems)
         if host is not None:
             parsed[name] = host
+    added, routers = network_node.place(parsed, tenants, tuple(network_nodes), problems)
+    for node, ports in added.items():
+        extra = tuple(Port(name, tenant, network_node.node_mac(name), ip, secure, kind="dhcp" if secure else "router") for tenant, name, ip, secure in ports)
+        parsed[node] = replace(parsed[node], ports=tuple(sorted(parsed[node].ports + extra, key=lambda p: p.name)))
     _cross_checks(parsed, tenants, settings, problems)
     if problems:
         raise FabricError(problems)
@@ -124,6 +140,8 @@ def validate(hosts: dict[str, dict], fabric_vars: dict) -> Fabric:
         flow_cookie=settings["netfabric_flow_cookie"],
         state_dir=settings["netfabric_state_dir"],
         mac_limit=settings["netfabric_mac_limit"],
+        network_nodes=tuple(sorted(n for n in network_nodes if n in parsed)),
+        routers=routers,
     )
 
 
@@ -188,12 +206,10 @@ def _tenants(raw_list: list, settings: dict, problems: list[str]) -> dict[str, T
         overlay = raw["overlay"] or settings["netfabric_overlay"]
         what, bounds = TUNNEL_ID[overlay]
         tunnel_id = _in_range(f"tunnel_id (a {what} for {overlay})", raw["tunnel_id"], bounds, problems, where)
-        subnets = []
-        for subnet in raw["subnets"]:
-            try:
-                subnets.append(str(ipaddress.ip_network(subnet, strict=True)))
-            except ValueError:
-                problems.append(f"{where}: subnet {subnet!r} is not a network like 10.0.0.0/24 (host bits must be zero)")
+        details = network_node.subnets(raw["subnets"], where, problems)
+        subnets = [s.cidr for s in details]
+        if raw["router"] and raw["provider_vlan"] is not None:
+            problems.append(f"{where}: router: true on a provider_vlan tenant; its router is the provider network's own")
         provider_vlan = raw["provider_vlan"]
         if provider_vlan is not None:
             provider_vlan = _in_range("provider_vlan", provider_vlan, _validate.VLAN_ID, problems, where)
@@ -201,8 +217,32 @@ def _tenants(raw_list: list, settings: dict, problems: list[str]) -> dict[str, T
         if raw["mtu"] is not None:
             mtu = _in_range("mtu", raw["mtu"], MTU_RANGE, problems, where)
         if tunnel_id is not None:
-            tenants[name] = Tenant(name, tunnel_id, overlay, tuple(subnets), provider_vlan, mtu or 0)
+            tenants[name] = Tenant(
+                name,
+                tunnel_id,
+                overlay,
+                tuple(subnets),
+                provider_vlan,
+                mtu or 0,
+                details,
+                raw["router"],
+                str(ipaddress.ip_address(raw["external_ip"])) if _is_address(raw["external_ip"], where, problems) else None,
+                network_node.floating_ips(raw["floating_ips"], where, problems),
+                raw["network_node"],
+            )
     return dict(sorted(tenants.items()))
+
+
+def _is_address(value: Any, where: str, problems: list[str]) -> bool:
+    """False for None; a problem for anything else that is not an address."""
+    if value is None:
+        return False
+    try:
+        _validate.ip_address("external_ip", value)
+    except _validate.ValidationError as exc:
+        problems.append(f"{where}: {exc}")
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- hosts
@@ -230,11 +270,28 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
             if (problem := _ifname_problem(subinterface_name(uplink, vlan))) is not None:
                 problems.append(f"{where}: VLAN subinterface for provider VLAN {vlan}: {problem}")
     _state_dir(raw["netfabric_state_dir"], where, problems)
+    netns_prefix = raw["netfabric_netns_prefix"] or ""
+    if netns_prefix and (problem := _validate.name_problem(netns_prefix, 64)) is not None:
+        problems.append(f"{where}: netfabric_netns_prefix {netns_prefix!r} is not 1-64 {_validate.NAME_RULE}: {problem}")
+    ext = network_node.external(raw["netfabric_external"], where, problems)
     ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems)
     if not ok or underlay is None:
         return None
     ip, prefix = underlay
-    return Host(name, str(ip), prefix, ip.version, uplink, datapath, tuple(sorted(vlans)), ports, raw["netfabric_ovs_db"] or None, raw["netfabric_state_dir"])
+    return Host(
+        name,
+        str(ip),
+        prefix,
+        ip.version,
+        uplink,
+        datapath,
+        tuple(sorted(vlans)),
+        ports,
+        raw["netfabric_ovs_db"] or None,
+        raw["netfabric_state_dir"],
+        ext,
+        netns_prefix,
+    )
 
 
 def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None:
@@ -270,8 +327,8 @@ def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[i
             problems.append(f"{here}: port name used twice on this host")
             continue
         seen.add(name)
-        if name in taken or name.startswith(C.TUNNEL_PREFIXES):
-            problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN, int-br-phy)")
+        if name in taken or name.startswith(C.TUNNEL_PREFIXES + C.NODE_PORT_PREFIXES):
+            problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN, int-br-phy, qr-, qg-, qd-)")
         elif _SUBINTERFACE.fullmatch(name):
             problems.append(f"{here}: name looks like a VLAN subinterface of a host NIC (NAME.VID); VM ports are the VM's taps or veths")
         mac = raw["mac"]
@@ -336,6 +393,10 @@ def _cross_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], settings: 
                 address = ipaddress.ip_address(port.ip)
                 if tenant.subnets and not any(address in net for net in networks[tenant.name]):
                     problems.append(f"{here}: ip {port.ip} is outside tenant {tenant.name}'s subnets {', '.join(tenant.subnets)}")
+                for subnet in tenant.subnet_options:
+                    low, high = subnet.dhcp_range or (None, None)
+                    if low is not None and ipaddress.ip_address(low) <= address <= ipaddress.ip_address(high):
+                        problems.append(f"{here}: ip {port.ip} is inside the dhcp_range {low}-{high} of subnet {subnet.cidr}")
         if len(present) > LOCAL_VLANS:
             problems.append(f"host {host.name}: carries {len(present)} tenants but only {LOCAL_VLANS} local VLANs exist")
         ids = defaultdict(list)

@@ -37,6 +37,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
 )
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline import (
     ProviderLink,
     RemoteVm,
@@ -49,10 +50,11 @@ from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology imp
 OPENFLOW = list(OPENFLOW_VERSIONS)
 
 
-def build(hosts: dict[str, dict], fabric_vars: dict, seen: dict[str, Seen] | None = None) -> Topology:
+def build(hosts: dict[str, dict], fabric_vars: dict, seen: dict[str, Seen] | None = None, network_nodes: tuple[str, ...] = ()) -> Topology:
     """Validate the inventory (raises FabricError) and derive its topology; `seen` is what each
-    host's br-int already uses (absent: a host seen for the first time)."""
-    return Topology(validate(hosts, fabric_vars), seen)
+    host's br-int already uses (absent: a host seen for the first time); `network_nodes` are the
+    hosts that also run routers and DHCP servers."""
+    return Topology(validate(hosts, fabric_vars, network_nodes), seen)
 
 
 def seen(info: dict | None) -> Seen:
@@ -117,10 +119,13 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             )
         )
 
+    node = node_plan(fabric, name)
+    external = [host.external] if host.external else []
     bridges = [
         {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER},
         {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER},
         {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER},
+        *({"name": e.bridge, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER} for e in external),
     ]
     # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
     int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}, "ofport_request": INT_BR_PHY_OFPORT}] if links else []
@@ -133,6 +138,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
         {"bridge": BR_PHY, "owner": OWNER, "ports": ([{"name": host.uplink}] if netdev else []) + phy_int},
+        *({"bridge": e.bridge, "owner": OWNER, "ports": [{"name": e.nic}] if e.nic else []} for e in external),
     ]
     # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
     # br-int's flows, not the tag, decide what a port reaches (br_int.py).
@@ -187,6 +193,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "provider_vlans": {"bridge": BR_PHY, "owner": OWNERS["provider_vlans"], "ports": provider_ports},
         },
         "vlan_subinterfaces": subinterfaces,
+        "network_node": node,
         "underlay": {
             "address": host.address,
             "prefix": host.prefix,

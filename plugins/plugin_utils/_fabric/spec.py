@@ -28,6 +28,8 @@ HOST_VARS = (
     "netfabric_datapath_type",
     "netfabric_provider_vlans",
     "netfabric_ports",
+    "netfabric_external",
+    "netfabric_netns_prefix",
     "netfabric_ovs_db",
     "netfabric_state_dir",  # per host too: hosts that share a filesystem (the namespace lab) need their own
 )
@@ -48,7 +50,7 @@ def _flat(spec: dict[str, dict]) -> dict[str, dict]:
 
 
 class Validators:
-    """One ArgumentSpecValidator per level: host, fabric, tenant, port."""
+    """One ArgumentSpecValidator per level: host, fabric, tenant, port, and the dicts inside them."""
 
     def __init__(self, spec: dict[str, dict]):
         flat = _flat(spec)
@@ -59,6 +61,10 @@ class Validators:
         self.fabric = ArgumentSpecValidator({name: option for name, option in flat.items() if name not in HOST_VARS or name in _HOST_DEFAULT_IS_FABRIC})
         self.tenant = ArgumentSpecValidator(_flat(spec["netfabric_tenants"]["options"]))
         self.port = ArgumentSpecValidator(_flat(spec["netfabric_ports"]["options"]))
+        tenant = spec["netfabric_tenants"]["options"]
+        self.subnet = ArgumentSpecValidator(_flat(tenant["subnets"]["options"]))
+        self.floating_ip = ArgumentSpecValidator(_flat(tenant["floating_ips"]["options"]))
+        self.external = ArgumentSpecValidator(_flat(spec["netfabric_external"]["options"]))
         self.fabric_vars = tuple(name for name in spec if name not in HOST_VARS or name in _HOST_DEFAULT_IS_FABRIC)
         self.defaults = {name: option.get("default") for name, option in flat.items()}
 

@@ -157,7 +157,7 @@ def test_argument_spec_rejects(given, words):
     ({"name": "v", "kind": "dummy", "link": "eth0"}, "link: only used with kind vlan, vxlan, macvlan, gre, gretap (kind is dummy)"),
     ({"name": "v", "kind": "veth", "peer": "p", "key": 1}, "key: only used with kind gre, gretap (kind is veth)"),
     ({"name": "v", "vlan_id": 5}, "vlan_id: needs kind (one of vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap)"),
-    ({"name": "v", "kind": "veth", "peer": "v"}, "peer: must differ from name ('v')"),
+    ({"name": "v", "kind": "veth", "peer": "v"}, "peer: must differ from name ('v') unless peer_netns puts the peer elsewhere"),
     ({"name": "v", "kind": "veth", "peer": "p", "netns": "a", "peer_netns": "a"}, "peer_netns: must differ from netns"),
     ({"name": "v", "kind": "veth", "peer": "p", "peer_netns": "a/b"}, "peer_netns: 'a/b' is not a network namespace name"),
     ({"name": "v", "netns": ".."}, "netns: '..' is not a network namespace name"),
