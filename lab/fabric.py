@@ -42,8 +42,8 @@ def up(prefix: str, example: Path) -> Path:
     """Build hypervisors, wire the underlay, give each its underlay address on the uplink, add VMs."""
     hosts, group = load_inventory(example)
     netns.down(prefix)
-    for name in hosts:
-        netns.Hypervisor(prefix, name).start()
+    for name, hostvars in hosts.items():  # a linuxbridge host runs no Open vSwitch
+        netns.Hypervisor(prefix, name).start(ovs=hostvars.get("netfabric_backend", group.get("netfabric_backend", "ovs")) == "ovs")
     netns.wire(prefix, list(hosts), uplink=group.get("netfabric_uplink", "uplink"))
     outside(prefix, hosts)
     mtu = int(group.get("netfabric_tenant_mtu", 1400))
@@ -53,6 +53,10 @@ def up(prefix: str, example: Path) -> Path:
         uplink = hostvars.get("netfabric_uplink", group.get("netfabric_uplink", "uplink"))
         # Where a real host starts: the underlay address on its NIC; the bridges role moves it.
         netns.sh("ip", "-n", hv.netns, "addr", "add", hostvars["netfabric_underlay_ip"], "dev", uplink)
+        if hostvars.get("netfabric_backend", group.get("netfabric_backend", "ovs")) == "linuxbridge":
+            # The kernel's VXLAN leaves the outer UDP checksum to the NIC; a real NIC finishes it, the
+            # lab's veth does not, and OVS's userspace datapath (an OVS peer) drops what arrives unfinished.
+            netns.sh("ip", "netns", "exec", hv.netns, "ethtool", "-K", uplink, "tx", "off", check=False)
         for port in hostvars.get("netfabric_ports", []):
             netns.add_vm(prefix, name, port["name"], port["name"], port.get("ip"), port.get("mac"), mtu=mtu)
             gateway = routed(group).get(port["tenant"], {}).get(subnet_of(port, group))

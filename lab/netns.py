@@ -70,17 +70,19 @@ class Hypervisor:
         """Capture on one of this hypervisor's links (see the module's tcpdump())."""
         return tcpdump(self.netns, bpf, *flags, iface=iface)
 
-    def start(self):
+    def start(self, ovs: bool = True):
+        """ovs=False: a host without Open vSwitch (a linuxbridge host), only the namespace and the wrapper."""
         self.dir.mkdir(parents=True, exist_ok=True)
         d = self.dir
         sh("ip", "netns", "add", self.netns)
         sh("ip", "-n", self.netns, "link", "set", "lo", "up")
-        sh("ovsdb-tool", "create", d / "conf.db", SCHEMA)
-        self.exec("ovsdb-server", d / "conf.db", f"--remote=punix:{d}/db.sock", f"--pidfile={d}/ovsdb-server.pid",
-                  "--detach", "-vconsole:off", f"--log-file={d}/ovsdb-server.log", f"--unixctl={d}/ovsdb-server.ctl")
-        sh("ovs-vsctl", f"--db={self.db}", "--no-wait", "init")
-        self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
-                  f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
+        if ovs:
+            sh("ovsdb-tool", "create", d / "conf.db", SCHEMA)
+            self.exec("ovsdb-server", d / "conf.db", f"--remote=punix:{d}/db.sock", f"--pidfile={d}/ovsdb-server.pid",
+                      "--detach", "-vconsole:off", f"--log-file={d}/ovsdb-server.log", f"--unixctl={d}/ovsdb-server.ctl")
+            sh("ovs-vsctl", f"--db={self.db}", "--no-wait", "init")
+            self.exec("ovs-vswitchd", self.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
+                      f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
         # Not `ip netns exec`, whose private mount namespace would hide the namespaces a network
         # node creates (ip netns add bind-mounts them under /run/netns): enter the network
         # namespace, and in a mount namespace that still shares /run/netns, mount its own /sys.

@@ -74,6 +74,7 @@ OWNERS = {  # one owner per role, so no role ever prunes another's ports
     "gre": f"{OWNER}-gre",
     "provider_vlans": f"{OWNER}-vlans",
     "routers": f"{OWNER}-routers",
+    "linuxbridge": f"{OWNER}-linuxbridge",  # the links of linuxbridge hosts (ip_link owner mark)
 }
 
 # ---------------------------------------------------------------- fabric defaults

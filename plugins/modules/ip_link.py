@@ -19,7 +19,7 @@ description:
     failing command, the commands applied before it and the commands that rolled them back.
   - B(Kind-specific attributes are fixed at creation.) When the link exists with another O(kind), or when
     any kind-specific option that is given (O(link), O(vlan_id), O(vni), O(local), O(remote), O(group),
-    O(dstport), O(learning), O(ttl), O(key), O(peer), O(peer_netns), O(macvlan_mode)) differs from the host,
+    O(dstport), O(learning), O(proxy), O(ttl), O(key), O(peer), O(peer_netns), O(macvlan_mode)) differs from the host,
     the link is B(deleted and recreated). Traffic through it stops for a moment, addresses on it are lost,
     and a recreated veth gets a new peer. The recreated link goes back into its old O(master) and keeps its
     up/down state unless those options say otherwise; O(mtu) and O(address) come back as the kernel's
@@ -96,6 +96,12 @@ options:
   learning:
     description:
       - Whether a V(vxlan) learns remote MAC addresses from received packets.
+    type: bool
+  proxy:
+    description:
+      - Whether a V(vxlan) answers ARP and IPv6 neighbour solicitations itself from its neighbour table (the
+        static entries M(netfabric.ovs.bridge_fdb) O(netfabric.ovs.bridge_fdb#module:neighbours) writes), instead of
+        flooding them to the remote VTEPs.
     type: bool
   key:
     description:
@@ -256,7 +262,7 @@ link:
     - The link after the change as read back from the host (in check mode, as predicted; values the
       kernel picks, such as a new MAC address, are then V(null)).
     - Always has name, kind, state (V(up)/V(down)), mtu, address and master, plus the kind-specific keys
-      (link, vlan_id, vni, local, remote, group, dstport, learning, ttl, key, peer, peer_netns, macvlan_mode).
+      (link, vlan_id, vni, local, remote, group, dstport, learning, proxy, ttl, key, peer, peer_netns, macvlan_mode).
       An C(alias) of C(netfabric:OWNER) is the owner mark.
   returned: success (V(null) when the link does not exist)
   type: dict

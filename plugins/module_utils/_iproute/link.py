@@ -74,6 +74,8 @@ def add_line(want):
             line += ["dstport", want["dstport"]]
         if want["learning"] is not None:
             line.append("learning" if want["learning"] else "nolearning")
+        if want["proxy"]:  # off is the kernel's default
+            line.append("proxy")
         if want["ttl"] is not None:
             line += ["ttl", want["ttl"]]
     elif kind == "veth":

@@ -77,6 +77,7 @@ def normalise_link(raw, peer_table=None, peer_netns=None):
     elif kind == "vxlan":
         link.update(vni=data.get("id"), local=_endpoint(data, "local"), remote=_endpoint(data, "remote"),
                     group=_endpoint(data, "group"), dstport=data.get("port"), learning=data.get("learning"),
+                    proxy=bool(data.get("proxy")),  # shown only when on
                     ttl=data.get("ttl"), link=data.get("link"))
     elif kind == "veth":
         if "link_netnsid" in raw:

@@ -42,7 +42,7 @@ OWNER_MAX = IFALIAS_MAX - len(LINK_OWNER_MARK)
 # Kind-specific options each kind accepts; all of them are fixed when the link is created.
 KIND_OPTIONS = {
     "vlan": ("link", "vlan_id"),
-    "vxlan": ("vni", "local", "remote", "group", "dstport", "learning", "ttl", "link"),
+    "vxlan": ("vni", "local", "remote", "group", "dstport", "learning", "proxy", "ttl", "link"),
     "bridge": (),
     "veth": ("peer", "peer_netns"),
     "dummy": (),
@@ -50,7 +50,7 @@ KIND_OPTIONS = {
     "gre": ("local", "remote", "key", "ttl", "link"),
     "gretap": ("local", "remote", "key", "ttl", "link"),
 }
-SPECIFIC = ("link", "vlan_id", "vni", "local", "remote", "group", "dstport", "learning", "ttl", "key",
+SPECIFIC = ("link", "vlan_id", "vni", "local", "remote", "group", "dstport", "learning", "proxy", "ttl", "key",
             "peer", "peer_netns", "macvlan_mode")
 MUTABLE = ("mtu", "address", "master")
 
@@ -66,6 +66,7 @@ LINK_ARGUMENT_SPEC = dict(
     group=dict(type="str"),
     dstport=dict(type="int"),
     learning=dict(type="bool"),
+    proxy=dict(type="bool"),
     key=dict(type="int", no_log=False),
     ttl=dict(type="int"),
     peer=dict(type="str"),
@@ -147,6 +148,7 @@ def link_want(params):
         "ttl": lambda f, v: int_range(f, v, TTL),
         "dstport": lambda f, v: int_range(f, v, PORT),
         "learning": lambda f, v: bool(v),
+        "proxy": lambda f, v: bool(v),
         "local": lambda f, v: _tunnel_ip(f, v, kind),
         "remote": lambda f, v: _tunnel_ip(f, v, kind),
         "group": ip_address,

@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import linuxbridge, network_node, spec
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
@@ -63,6 +63,7 @@ class Tenant:
     external_ip: str | None = None
     floating_ips: tuple[FloatingIp, ...] = ()
     network_node: str | None = None
+    multicast_group: str | None = None  # linuxbridge hosts flood and learn through it (linuxbridge.py)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Host:
     state_dir: str | None = None
     external: External | None = None  # a network node's outside network
     netns_prefix: str = ""
+    backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ def validate(hosts: dict[str, dict], fabric_vars: dict, network_nodes: tuple[str
         extra = tuple(Port(name, tenant, network_node.node_mac(name), ip, secure, kind="dhcp" if secure else "router") for tenant, name, ip, secure in ports)
         parsed[node] = replace(parsed[node], ports=tuple(sorted(parsed[node].ports + extra, key=lambda p: p.name)))
     _cross_checks(parsed, tenants, settings, problems)
+    linuxbridge.checks(parsed, tenants, tuple(network_nodes), problems)
     if problems:
         raise FabricError(problems)
     return Fabric(
@@ -229,6 +232,7 @@ def _tenants(raw_list: list, settings: dict, problems: list[str]) -> dict[str, T
                 str(ipaddress.ip_address(raw["external_ip"])) if _is_address(raw["external_ip"], where, problems) else None,
                 network_node.floating_ips(raw["floating_ips"], where, problems),
                 raw["network_node"],
+                linuxbridge.multicast_group(raw["multicast_group"], where, problems),
             )
     return dict(sorted(tenants.items()))
 
@@ -291,6 +295,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         raw["netfabric_state_dir"],
         ext,
         netns_prefix,
+        raw["netfabric_backend"],
     )
 
 
@@ -456,7 +461,7 @@ def _provider_vlan_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], ca
         if vlan is None:
             continue
         for host in carrying:
-            if host.datapath_type != "netdev":
+            if host.datapath_type != "netdev" and host.backend != linuxbridge.LINUXBRIDGE:  # linuxbridge: UPLINK.P in the bridge
                 problems.append(
                     f"host {host.name}: tenant {name} has provider_vlan {vlan}, but provider VLAN tenants need the uplink on br-phy: "
                     f"set netfabric_datapath_type netdev on {host.name} (its uplink and underlay address move onto br-phy) "

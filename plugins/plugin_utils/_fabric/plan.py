@@ -35,6 +35,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import linuxbridge
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
@@ -69,6 +70,8 @@ def fabric_plan(topology: Topology) -> dict[str, dict]:
 def host_plan(topology: Topology, name: str) -> dict[str, Any]:
     fabric = topology.fabric
     host = fabric.hosts[name]
+    if host.backend == linuxbridge.LINUXBRIDGE:  # no OVS there: kernel bridges and VXLAN devices instead
+        return linuxbridge.host_plan(topology, name)
     netdev = host.datapath_type == "netdev"
     vlans = topology.local_vlans(name)
     ofports = topology.ofports(name)

@@ -26,6 +26,7 @@ HOST_VARS = (
     "netfabric_underlay_ip",
     "netfabric_uplink",
     "netfabric_datapath_type",
+    "netfabric_backend",
     "netfabric_provider_vlans",
     "netfabric_ports",
     "netfabric_external",

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""A private libvirtd inside a lab hypervisor namespace, and LXC domains it starts.
+
+One place for what it takes to run a real libvirtd here (no systemd, no D-Bus, no KVM), shared by the
+tests and by hand:
+
+    python3 lab/libvirtd.py up   --prefix nf hv1     # after `lab/netns.py up --prefix nf hv1`
+    virsh -c "$(python3 lab/libvirtd.py uri --prefix nf hv1)" list --all
+    python3 lab/libvirtd.py down --prefix nf hv1
+
+- It runs in the hypervisor's network namespace with the hypervisor's OVS_RUNDIR: libvirt plugs
+  domains in by running `ovs-vsctl` itself, which then reaches this hypervisor's Open vSwitch.
+- Its state is its own: a private mount namespace binds the lab's directories over /etc/libvirt,
+  /run/libvirt, /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, and its socket sits in the
+  lab directory (unix_sock_dir), reached as lxc+unix:///system?socket=PATH. Several run side by side.
+- Only the LXC and network drivers are loaded (LIBVIRT_DRIVER_DIR names a directory holding just them):
+  the QEMU driver would refuse to start without its system user, and nothing here needs it.
+- The namespace gets a sysfs of its own (its interfaces), with the host's cgroup hierarchies moved
+  back under it. On a hybrid cgroup layout the cgroup2 mount at /sys/fs/cgroup/unified is hidden from
+  libvirtd: libvirt_lxc bind-mounts every hierarchy into the container and tries to create that
+  directory on the container's read-only sysfs first, failing every start ("Unable to create directory
+  /sys/fs/cgroup/unified"); with the v1 hierarchies alone it starts.
+- Domains are LXC containers sharing the host's root file system and running `sleep infinity`, with
+  one interface in a libvirt network's portgroup; libvirt sets its address inside (`<ip>`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import signal
+import time
+from pathlib import Path
+
+import netns
+
+DRIVERS = ("lxc", "network")
+DRIVER_GLOB = "/usr/lib/*/libvirt/connection-driver/libvirt_driver_{}.so"
+# Mount points libvirtd writes to, each bound to a directory of the lab.
+STATE = {"etc": "/etc/libvirt", "run": "/run/libvirt", "lib": "/var/lib/libvirt", "log": "/var/log/libvirt",
+         "cache": "/var/cache/libvirt"}
+NEEDS = {"libvirtd": "libvirt-daemon", "virsh": "libvirt-clients", "/usr/lib/libvirt/libvirt_lxc": "libvirt-daemon-driver-lxc"}
+# An LXC container's processes sit in a cgroup named ...-DOMAIN.libvirt-lxc.
+CGROUP_SUFFIX = ".libvirt-lxc"
+
+
+def missing():
+    """What a lab libvirtd lacks on this machine, as the Debian packages to install; [] when nothing."""
+    import shutil
+
+    lacking = [package for tool, package in NEEDS.items() if not (shutil.which(tool) or os.path.exists(tool))]
+    lacking += [f"libvirt driver {name} ({DRIVER_GLOB.format(name)})" for name in DRIVERS
+                if not glob.glob(DRIVER_GLOB.format(name))]
+    return lacking
+
+
+class Libvirtd:
+    """One libvirtd for one netns.Hypervisor."""
+
+    def __init__(self, hv: netns.Hypervisor):
+        self.hv = hv
+        self.dir = hv.dir / "libvirt"
+        self.sock = self.dir / "sock" / "libvirt-sock"
+        self.pidfile = self.dir / "libvirtd.pid"
+        self.uri = f"lxc+unix:///system?socket={self.sock}"
+
+    def virsh(self, *args, check=True):
+        """virsh against this daemon; returns stdout (raises with stderr when check and it fails)."""
+        return netns.sh("virsh", "-q", "-c", self.uri, *args, check=check, capture=True)
+
+    def start(self):
+        d = self.dir
+        for sub in [*STATE, "sock", "drivers", "cgroup"]:
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        for name in DRIVERS:
+            link = d / "drivers" / f"libvirt_driver_{name}.so"
+            if not link.exists():
+                link.symlink_to(glob.glob(DRIVER_GLOB.format(name))[0])
+        (d / "etc" / "libvirtd.conf").write_text(
+            f'unix_sock_dir = "{self.sock.parent}"\n'
+            'unix_sock_rw_perms = "0700"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
+            'log_outputs = "2:file:/var/log/libvirt/libvirtd.log"\n'
+        )
+        binds = "\n".join(f"mkdir -p {target}; mount --bind {d / source} {target}" for source, target in STATE.items())
+        script = d / "start.sh"
+        script.write_text(
+            "#!/bin/sh\nset -e\n"
+            "mount --make-rprivate /\n"
+            f"mount --rbind /sys/fs/cgroup {d}/cgroup\n"
+            "mount -t sysfs sysfs /sys\n"
+            f"mount --move {d}/cgroup /sys/fs/cgroup\n"
+            "if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi\n"
+            f"{binds}\n"
+            f"exec libvirtd -d -f /etc/libvirt/libvirtd.conf -p {self.pidfile}\n"
+        )
+        env = dict(self.hv.env, LIBVIRT_DRIVER_DIR=str(d / "drivers"))
+        netns.sh("nsenter", f"--net=/run/netns/{self.hv.netns}", "unshare", "--mount", "sh", script, env=env)
+        deadline = time.monotonic() + 20
+        while True:
+            probe = netns.sh("virsh", "-c", self.uri, "version", check=False)
+            if probe.returncode == 0:
+                return self
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"libvirtd in {self.hv.netns} did not answer: {probe.stderr.strip()}; "
+                                   f"see {d}/log/libvirtd.log")
+            time.sleep(0.1)
+
+    def stop(self):
+        """Destroy every domain (their containers outlive a killed libvirtd), then end libvirtd."""
+        if self.sock.exists():
+            for name in self.virsh("list", "--name", check=False).split():
+                self.virsh("destroy", name, check=False)
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 5
+            while netns.running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            netns.kill([pid])
+
+    def define_lxc(self, name, mac, network, portgroup, address):
+        """Define (not start) an LXC domain with one interface in NETWORK's PORTGROUP at ADDRESS (a.b.c.d/len)."""
+        ip, prefix = address.split("/")
+        xml = (f"<domain type='lxc'><name>{name}</name><memory unit='MiB'>64</memory>"
+               "<os><type>exe</type><init>/bin/sleep</init><initarg>infinity</initarg></os>"
+               "<devices><filesystem type='mount'><source dir='/'/><target dir='/'/></filesystem>"
+               f"<interface type='network'><mac address='{mac}'/><source network='{network}' portgroup='{portgroup}'/>"
+               f"<ip address='{ip}' prefix='{prefix}'/></interface><console type='pty'/></devices></domain>")
+        path = self.dir / f"{name}.xml"
+        path.write_text(xml)
+        self.virsh("define", path)
+
+    def port(self, domain):
+        """The OVS port libvirt made for the domain's interface: its name (from the live XML)."""
+        import xml.etree.ElementTree as ET
+
+        target = ET.fromstring(self.virsh("dumpxml", domain)).find("devices/interface/target")
+        return None if target is None else target.get("dev")
+
+    def ping(self, domain, address, count=2):
+        """ping from inside the domain; True when a reply came back."""
+        proc = netns.sh("virsh", "-q", "-c", self.uri, "lxc-enter-namespace", domain, "--noseclabel",
+                        "/usr/bin/ping", "-c", count, "-W", "1", "-i", "0.2", address, check=False)
+        return proc.returncode == 0
+
+
+def down(prefix: str):
+    """Kill LXC containers of domains named PREFIX... that a killed run left (nothing else ends them)."""
+    pids = []
+    for cgroup in glob.glob("/proc/[0-9]*/cgroup"):
+        try:
+            text = Path(cgroup).read_text()
+        except OSError:
+            continue
+        if any(CGROUP_SUFFIX in line and f"-{prefix}" in line.rsplit("/", 1)[-1] for line in text.splitlines()):
+            pids.append(cgroup.split("/")[2])
+    netns.kill(pids)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "uri"])
+    parser.add_argument("--prefix", default="nf")
+    parser.add_argument("host")
+    opts = parser.parse_args()
+    daemon = Libvirtd(netns.Hypervisor(opts.prefix, opts.host))
+    if opts.action == "up":
+        daemon.start()
+    elif opts.action == "down":
+        daemon.stop()
+        down(opts.prefix)
+    print(daemon.uri)
+
+
+if __name__ == "__main__":
+    main()
