@@ -61,6 +61,7 @@ VM_OFPORT_LAST = 65000
 OWNER_KEY = "netfabric_owner"  # on bridges and ports a call created
 TENANT_KEY = "netfabric_tenant"  # on a tenant port: its tenant's name
 PEER_KEY = "netfabric_peer"  # on a tunnel port: the peer host
+LIBVIRT_PORT_KEY = "netfabric_port"  # on a port libvirt made: its name in the plan (lv-<mac>), set by the libvirt hook
 MOVED_FROM_KEY = "netfabric_moved_from"  # on a port moved onto our bridge: the bridge it came from (given back on removal)
 LINK_OWNER_MARK = "netfabric:"  # a Linux link ip_link created with `owner` has the alias netfabric:<owner>
 # The modules' default owner: what a playbook's own tasks make. The fabric's roles mark with the

@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import linuxbridge, network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge, network_node, spec
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
@@ -75,6 +75,8 @@ class Port:
     port_security: bool = True  # sends only from its mac and ip (when given)
     take_over: bool = False  # may be moved onto br-int from another bridge
     kind: str = "vm"  # or a network node's own: "router" (a gateway) or "dhcp"
+    libvirt: bool = False  # libvirt plugs it (known by mac; name is lv-<mac>, libvirt.py)
+    dev: str | None = None  # a libvirt port's <target dev>, when the inventory names it
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Host:
     external: External | None = None  # a network node's outside network
     netns_prefix: str = ""
     backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
+    libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ def validate(hosts: dict[str, dict], fabric_vars: dict, network_nodes: tuple[str
         parsed[node] = replace(parsed[node], ports=tuple(sorted(parsed[node].ports + extra, key=lambda p: p.name)))
     _cross_checks(parsed, tenants, settings, problems)
     linuxbridge.checks(parsed, tenants, tuple(network_nodes), problems)
+    libvirt.checks(parsed, problems)
     if problems:
         raise FabricError(problems)
     return Fabric(
@@ -278,6 +282,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     if netns_prefix and (problem := _validate.name_problem(netns_prefix, 64)) is not None:
         problems.append(f"{where}: netfabric_netns_prefix {netns_prefix!r} is not 1-64 {_validate.NAME_RULE}: {problem}")
     ext = network_node.external(raw["netfabric_external"], where, problems)
+    lv = libvirt.settings(raw["netfabric_libvirt"], where, problems)
     ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems)
     if not ok or underlay is None:
         return None
@@ -296,6 +301,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         ext,
         netns_prefix,
         raw["netfabric_backend"],
+        libvirt=lv,
     )
 
 
@@ -324,6 +330,14 @@ def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[i
         here = f"{where} port {name}" if isinstance(name, str) and name else f"{where} port #{index + 1}"
         raw = spec.check(checks.port, raw, here, problems)
         if raw is None:
+            continue
+        dev = None
+        if raw["libvirt"]:  # known by its MAC; the name, if any, is the domain's <target dev>
+            name, dev = libvirt.port(raw, here, problems)
+            if name is None:
+                continue
+        elif name is None:
+            problems.append(f"{here}: name is required (only a libvirt: true port may go without, known by its mac)")
             continue
         if (problem := _ifname_problem(name)) is not None and not _SUBINTERFACE.fullmatch(name):
             problems.append(f"{here}: {problem}")
@@ -354,7 +368,7 @@ def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[i
             except _validate.ValidationError as exc:
                 problems.append(f"{here}: {exc}")
                 ip = None
-        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"]))
+        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev))
     return tuple(sorted(ports, key=lambda p: p.name))
 
 

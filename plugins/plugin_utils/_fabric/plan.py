@@ -35,7 +35,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import linuxbridge
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
@@ -156,6 +156,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "external_ids": {TENANT_KEY: port.tenant},
         }
         for port in host.ports
+        if not port.libvirt  # libvirt adds and removes those; its hook numbers them (libvirt.py)
     ]
     vm_ports = [
         VmPort(ofports[port.name], vlans[port.tenant], port.mac, tuple(ip for ip in (port.ip,) if ip), port.port_security)
@@ -197,6 +198,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         },
         "vlan_subinterfaces": subinterfaces,
         "network_node": node,
+        **libvirt.host_plan(topology, name, vlans, ofports),  # {"libvirt": ...} on hosts with netfabric_libvirt
         "underlay": {
             "address": host.address,
             "prefix": host.prefix,

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._constants import TENANT_KEY, VM_OFPORT_FIRST, VM_OFPORT_LAST
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import LIBVIRT_PORT_KEY, TENANT_KEY, VM_OFPORT_FIRST, VM_OFPORT_LAST
 
 if TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import Fabric
@@ -88,8 +88,8 @@ def seen_from_info(info: Mapping | None, bridge: str) -> Seen:
             continue
         if isinstance(port.get("tag"), int):
             vlans.setdefault(ids[TENANT_KEY], port["tag"])
-        if isinstance(port.get("ofport_request"), int):
-            ofports[name] = port["ofport_request"]
+        if isinstance(port.get("ofport_request"), int):  # a libvirt port by its plan name, not libvirt's vnetN
+            ofports[ids.get(LIBVIRT_PORT_KEY) or name] = port["ofport_request"]
     return Seen(vlans, ofports, frozenset(taken))
 
 

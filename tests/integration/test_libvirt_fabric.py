@@ -1,0 +1,157 @@
+"""A libvirt domain on the fabric's network is plugged into its tenant by libvirt itself, at every start.
+
+The example fabric (examples/vxlan, three netdev hypervisors in namespaces) with a real libvirtd on
+hv1 (lab/libvirtd.py, LXC driver) and hv1's inventory naming one libvirt port in red by MAC. `site`
+defines the network and installs the hook; the domains are started with `virsh start`, so the port,
+its tag and its OpenFlow port number come from libvirt and the hook, never from the test or Ansible.
+br-int admits only the planned port numbers (fail_mode secure), so a domain whose port kept the
+number OVS gave it would be dark: the unknown-MAC domain shows exactly that.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from conftest import PREFIX
+from sitelab import Lab
+
+import fabric
+import libvirtd
+import netns
+
+NET = "netfabric"
+MAC = "52:54:00:0a:00:0a"  # the inventory's libvirt port, red, 10.0.0.10
+STRANGER = "52:54:00:0a:00:0b"  # not in the inventory, asks for red all the same
+ADDRESS = "10.0.0.10/24"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lacking = libvirtd.missing()
+    if lacking:
+        pytest.fail("libvirt is not installed; install: " + ", ".join(lacking))
+    made = Lab(f"{PREFIX}lv", "vxlan", tmp_path / "lab")
+    hv1 = made.hv("hv1")
+    daemon = libvirtd.Libvirtd(hv1).start()
+    ports = made.hosts()["hv1"]["netfabric_ports"] + [{"libvirt": True, "mac": MAC, "tenant": "red", "ip": ADDRESS}]
+    made.edit_host(
+        "hv1",
+        netfabric_ports=ports,
+        netfabric_libvirt={"uri": daemon.uri, "hooks_dir": str(daemon.dir / "etc" / "hooks"), "pidfiles": [str(daemon.pidfile)]},
+        libvirt_ovs_db=f"unix:{hv1.dir}/db.sock",  # libvirt runs hooks without the lab's OVS_RUNDIR
+    )
+    made.daemon = daemon
+    yield made
+    daemon.stop()
+    libvirtd.down(made.prefix)
+    netns.down(made.prefix)
+
+
+def vm(lab, name):
+    """An inventory VM port as lab/fabric.py's ping takes it (the libvirt port has no name)."""
+    return next(dict(p, host=h) for h, v in lab.hosts().items() for p in v["netfabric_ports"] if p.get("name") == name)
+
+
+def reaches(lab, source, target):
+    """source (an inventory VM) pings target's address and resolved it to target's own MAC (tenants reuse addresses)."""
+    ns = fabric.vm_netns(lab.prefix, source["name"])
+    netns.sh("ip", "-n", ns, "neigh", "flush", "all", check=False)
+    address = target["ip"].split("/")[0]
+    proc = netns.sh("ip", "netns", "exec", ns, "ping", "-c", "2", "-i", "0.2", "-W", "1", address, check=False)
+    return proc.returncode == 0 and fabric.arp_mac(lab.prefix, source, target) == target["mac"]
+
+
+def domain(lab, name, mac, address):
+    full = f"{lab.daemon.hv.netns}-{name}"
+    lab.daemon.define_lxc(full, mac, NET, "red", address)
+    lab.daemon.virsh("start", full)
+    return full
+
+
+def ofport(lab, dom):
+    """(OVS port name, OpenFlow port number, Port external_ids) of the domain's interface on hv1."""
+    hv1 = lab.hv("hv1")
+    name = lab.daemon.port(dom)
+    number = int(hv1.vsctl("get", "Interface", name, "ofport").strip())
+    table = json.loads(hv1.vsctl("--format=json", "--columns=external_ids", "list", "Port", name))
+    return name, number, dict(table["data"][0][0][1])
+
+
+def test_libvirt_domains_land_in_their_tenant_at_every_start(lab):
+    recap = lab.playbook("site")
+    assert all(host["failed"] == 0 for host in recap.values()), recap
+    daemon, hv1 = lab.daemon, lab.hv("hv1")
+    hooks = daemon.dir / "etc" / "hooks"
+    assert NET in daemon.virsh("net-list", "--name").split()
+    assert "<tag id='" in daemon.virsh("net-dumpxml", NET) and "portgroup name='red'" in daemon.virsh("net-dumpxml", NET)
+    for driver in ("qemu", "lxc"):
+        assert "netfabric.ovs libvirt hook" in (hooks / driver).read_text()
+    port_map = json.loads((hv1.dir / "state" / "libvirt-ports.json").read_text())
+    planned = port_map["ports"][MAC]["ofport"]
+    assert planned >= 10001 and port_map["ports"][MAC]["tenant"] == "red"
+    assert f"in_port={planned}," in hv1.ofctl("dump-flows", "br-int"), "br-int has no admission flows for the libvirt port"
+    red2, blue2 = vm(lab, "tap-red-2"), vm(lab, "tap-blue-2")
+    target = {"name": "domain", "ip": ADDRESS, "mac": MAC}
+
+    dom = domain(lab, "red", MAC, ADDRESS)
+    name, number, ids = ofport(lab, dom)
+    assert number == planned, f"the hook did not give {name} the plan's OpenFlow port ({number} != {planned})"
+    assert ids.get("netfabric_tenant") == "red", ids
+    assert reaches(lab, red2, target), "red on hv2 could not reach the red libvirt domain on hv1"
+    assert daemon.ping(dom, "10.0.0.2"), "the red libvirt domain could not reach red on hv2"
+    assert not reaches(lab, blue2, target), "blue on hv2 reached the red libvirt domain"
+
+    stranger = domain(lab, "stranger", STRANGER, "10.0.0.11/24")
+    _port, number, ids = ofport(lab, stranger)
+    assert number < 10001 and "netfabric_tenant" not in ids, (number, ids)
+    assert not reaches(lab, red2, {"name": "stranger", "ip": "10.0.0.11/24", "mac": STRANGER}), \
+        "a domain whose MAC the inventory does not name reached red"
+    assert not daemon.ping(stranger, "10.0.0.2"), "a domain whose MAC the inventory does not name reached red"
+
+    # Restarted with no Ansible run: libvirt deletes the port and adds it again, the hook renumbers it.
+    daemon.virsh("destroy", dom)
+    assert name not in hv1.vsctl("list-ports", "br-int").split(), "libvirt left the stopped domain's port"
+    daemon.virsh("start", dom)
+    _port, number, _ids = ofport(lab, dom)
+    assert number == planned, f"after a restart the port has OpenFlow port {number}, not the plan's {planned}"
+    assert reaches(lab, red2, target), "the restarted red domain is dark"
+    assert not reaches(lab, blue2, target), "blue reached the restarted red domain"
+
+    recap = lab.playbook("site")
+    assert all(host["changed"] == 0 and host["failed"] == 0 for host in recap.values()), recap
+    assert ofport(lab, dom)[1] == planned
+
+    # The stranger's MAC joins the inventory while it runs: site plugs it as the hook would have, no restart
+    # (--check first: it says so and changes nothing).
+    ports = lab.hosts()["hv1"]["netfabric_ports"] + [{"libvirt": True, "mac": STRANGER, "tenant": "red", "ip": "10.0.0.11/24"}]
+    lab.edit_host("hv1", netfabric_ports=ports)
+    recap = lab.playbook("site", "--check")
+    assert recap["hv1"]["failed"] == 0 and recap["hv1"]["changed"] > 0, recap
+    assert ofport(lab, stranger)[1] < 10001, "--check plugged a port"
+    recap = lab.playbook("site")
+    assert recap["hv1"]["failed"] == 0 and recap["hv1"]["changed"] > 0, recap
+    planned_stranger = json.loads((hv1.dir / "state" / "libvirt-ports.json").read_text())["ports"][STRANGER]["ofport"]
+    assert ofport(lab, stranger)[1] == planned_stranger
+    assert reaches(lab, red2, {"name": "stranger", "ip": "10.0.0.11/24", "mac": STRANGER}), "the running domain was not plugged"
+    assert ofport(lab, dom)[1] == planned, "plugging the stranger moved the other domain's port"
+
+    for each in (dom, stranger):
+        daemon.virsh("destroy", each)
+    recap = lab.playbook("teardown")
+    assert all(host["failed"] == 0 for host in recap.values()), recap
+    assert NET not in daemon.virsh("net-list", "--all", "--name").split()
+    assert not (hooks / "qemu").exists() and not (hooks / "lxc").exists()
+    assert not (hv1.dir / "state" / "libvirt-ports.json").exists()
+
+
+def test_a_hook_the_fabric_did_not_write_is_refused(lab):
+    hooks = lab.daemon.dir / "etc" / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    (hooks / "qemu").write_text("#!/bin/sh\nexit 0\n")
+    proc = subprocess.run(lab.playbook_argv("site"), capture_output=True, text=True, env=lab.env(), check=False)
+    assert proc.returncode != 0
+    assert f"{hooks / 'qemu'} is a libvirt hook the fabric did not write" in proc.stdout, proc.stdout[-3000:]
+    assert (hooks / "qemu").read_text() == "#!/bin/sh\nexit 0\n"
+    assert not (hooks / "lxc").exists()
