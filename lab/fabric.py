@@ -44,9 +44,10 @@ def up(prefix: str, example: Path) -> Path:
     netns.down(prefix)
     for name, hostvars in hosts.items():  # a linuxbridge host runs no Open vSwitch
         netns.Hypervisor(prefix, name).start(ovs=hostvars.get("netfabric_backend", group.get("netfabric_backend", "ovs")) == "ovs")
-    netns.wire(prefix, list(hosts), uplink=group.get("netfabric_uplink", "uplink"))
+    netns.wire(prefix, list(hosts), uplink=group.get("netfabric_uplink", "uplink"), mtu=group.get("netfabric_underlay_mtu"))
     outside(prefix, hosts)
     mtu = int(group.get("netfabric_tenant_mtu", 1400))
+    tenant_mtu = {t["name"]: int(t["mtu"]) for t in group.get("netfabric_tenants", []) if t.get("mtu")}
     lab_hosts = {}
     for name, hostvars in hosts.items():
         hv = netns.Hypervisor(prefix, name)
@@ -58,7 +59,7 @@ def up(prefix: str, example: Path) -> Path:
             # lab's veth does not, and OVS's userspace datapath (an OVS peer) drops what arrives unfinished.
             netns.sh("ip", "netns", "exec", hv.netns, "ethtool", "-K", uplink, "tx", "off", check=False)
         for port in hostvars.get("netfabric_ports", []):
-            netns.add_vm(prefix, name, port["name"], port["name"], port.get("ip"), port.get("mac"), mtu=mtu)
+            netns.add_vm(prefix, name, port["name"], port["name"], port.get("ip"), port.get("mac"), mtu=tenant_mtu.get(port["tenant"], mtu))
             gateway = routed(group).get(port["tenant"], {}).get(subnet_of(port, group))
             if gateway:  # as DHCP would give it
                 netns.sh("ip", "-n", vm_netns(prefix, port["name"]), "route", "add", "default", "via", gateway)

@@ -195,8 +195,10 @@ def down(prefix: str, *, family: bool = False):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def wire(prefix: str, hosts: list[str], uplink: str = "uplink"):
-    """Put each hypervisor's `uplink` on one Linux bridge in the namespace PREFIX-sw (the underlay switch)."""
+def wire(prefix: str, hosts: list[str], uplink: str = "uplink", mtu: int | None = None):
+    """Put each hypervisor's `uplink` on one Linux bridge in the namespace PREFIX-sw (the underlay switch).
+    With `mtu` the switch's ports carry frames that large (a veth drops what exceeds its peer's MTU);
+    each host's own end starts at the kernel's 1500, like a NIC, and the fabric sets it."""
     sw = f"{prefix}-sw"
     if sw not in netns_list():
         sh("ip", "netns", "add", sw)
@@ -206,7 +208,7 @@ def wire(prefix: str, hosts: list[str], uplink: str = "uplink"):
         hv = Hypervisor(prefix, host)
         peer = f"p{index}-{host}"[:15]
         sh("ip", "link", "add", uplink, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", sw)
-        sh("ip", "-n", sw, "link", "set", peer, "master", "sw0", "up")
+        sh("ip", "-n", sw, "link", "set", peer, *(["mtu", str(mtu)] if mtu else []), "master", "sw0", "up")
         sh("ip", "-n", hv.netns, "link", "set", uplink, "up")
 
 

@@ -21,6 +21,9 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._ovsdb import (
 
 DATAPATH_TYPES = ("system", "netdev")
 FAIL_MODES = ("standalone", "secure")
+# The bridge's own (internal) interface's MTU as OVS requests it: `ip link` on an OVS-owned port is
+# undone by OVS, which otherwise gives an internal port the smallest MTU of the bridge's other ports.
+MTU = (68, 65535)
 PROTOCOLS = ("OpenFlow10", "OpenFlow11", "OpenFlow12", "OpenFlow13", "OpenFlow14", "OpenFlow15")
 
 ARGUMENT_SPEC = dict(
@@ -35,6 +38,7 @@ ARGUMENT_SPEC = dict(
     vlan=dict(type="int"),
     owner=dict(type="str", default=DEFAULT_OWNER),
     only_if_empty=dict(type="bool", default=False),
+    mtu_request=dict(type="int"),
     **OVSDB_ARGS,
 )
 REQUIRED_TOGETHER = [("parent", "vlan")]
@@ -65,7 +69,10 @@ def want_bridge(params):
         external_ids=external_ids,
         parent=v.ifname("parent", params["parent"]) if params.get("parent") else None,
         vlan=v.int_range("vlan", params["vlan"], v.OVS_TAG) if params.get("parent") else None,
+        mtu_request=None if params.get("mtu_request") is None else v.int_range("mtu_request", params["mtu_request"], MTU),
     )
+    if want["parent"] and want["mtu_request"] is not None:
+        raise v.ValidationError("mtu_request: not for a fake bridge (its internal port follows its parent's)")
     return want
 
 
@@ -89,6 +96,7 @@ def have_bridge(state, name):
         "parent": fake_parent,
         "vlan": optional(port.get("tag")) if fake_parent else None,
         "ports": [p for p in row["port_names"] if p != name],
+        "mtu_request": optional(state.interfaces.get(name, {}).get("mtu_request", [])),
     }
 
 
@@ -127,7 +135,7 @@ def plan_bridge(want, state):
     commands = []
     if have is None:
         commands.append(["add-br", name])
-        base = {"datapath_type": "system", "fail_mode": "standalone", "protocols": [], "other_config": {}, "external_ids": {}}
+        base = {"datapath_type": "system", "fail_mode": "standalone", "protocols": [], "other_config": {}, "external_ids": {}, "mtu_request": None}
         if want["owner"]:
             want = dict(want, external_ids={**want["external_ids"], OWNER_KEY: want["owner"]})
     else:
@@ -142,8 +150,10 @@ def plan_bridge(want, state):
         commands.append(["set", "Bridge", name] + settings)
     for column in ("other_config", "external_ids"):
         commands += map_updates("Bridge", name, column, base[column], want[column])
+    if want["mtu_request"] is not None and want["mtu_request"] != base["mtu_request"]:
+        commands.append(["set", "Interface", name, f"mtu_request={want['mtu_request']}"])
     after = dict(base, name=name, state="present", ports=(have or {}).get("ports", []))
-    for column in ("datapath_type", "fail_mode", "protocols"):
+    for column in ("datapath_type", "fail_mode", "protocols", "mtu_request"):
         if want[column] is not None:
             after[column] = want[column]
     for column in ("other_config", "external_ids"):

@@ -61,6 +61,12 @@ options:
   vlan:
     description: VLAN (0-4095) of the fake bridge; requires O(parent).
     type: int
+  mtu_request:
+    description:
+      - MTU requested for the bridge's own (internal) interface, 68-65535, as the C(mtu_request) column; OVS applies
+        it and keeps it (an MTU set with C(ip link) on a port OVS owns is reset by OVS). Compared with the
+        request, not with the C(mtu) OVS reports. Omitted leaves it as it is. Not for a fake bridge.
+    type: int
   only_if_empty:
     description:
       - With O(state=absent), delete the bridge only if this module's own read, made under the host's lock

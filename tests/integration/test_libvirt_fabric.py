@@ -99,6 +99,9 @@ def test_libvirt_domains_land_in_their_tenant_at_every_start(lab):
     name, number, ids = ofport(lab, dom)
     assert number == planned, f"the hook did not give {name} the plan's OpenFlow port ({number} != {planned})"
     assert ids.get("netfabric_tenant") == "red", ids
+    mtu = lab.group()["netfabric_tenant_mtu"]  # red's: it sets no mtu of its own
+    assert port_map["ports"][MAC]["mtu"] == mtu and hv1.vsctl("get", "Interface", name, "mtu_request").strip() == str(mtu), \
+        "the hook did not request the tenant's MTU on the domain's port"
     assert reaches(lab, red2, target), "red on hv2 could not reach the red libvirt domain on hv1"
     assert daemon.ping(dom, "10.0.0.2"), "the red libvirt domain could not reach red on hv2"
     assert not reaches(lab, blue2, target), "blue on hv2 reached the red libvirt domain"

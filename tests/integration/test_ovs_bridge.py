@@ -50,6 +50,24 @@ def test_check_apply_idempotent_change_delete(hv):
     assert run_module(hv, "ovs_bridge", {"name": "br-tun", "state": "absent"})["changed"] is False
 
 
+def test_mtu_request_of_the_bridges_own_port(hv):
+    """Requested on creation in the same transaction, applied by OVS (the kernel device follows), compared
+    with the request on the next run; --check writes nothing."""
+    def mtu(name):
+        return {k: int(hv.vsctl("get", "Interface", name, k).strip()) for k in ("mtu_request", "mtu")}
+
+    want = {"name": "br-m", "datapath_type": "netdev", "mtu_request": 1600}
+    created = run_module(hv, "ovs_bridge", want, diff=True)
+    assert created["changed"] and len(created["commands"]) == 1 and created["diff"]["after"]["mtu_request"] == 1600, created
+    assert mtu("br-m") == {"mtu_request": 1600, "mtu": 1600}
+    assert json.loads(hv.exec("ip", "-j", "link", "show", "br-m"))[0]["mtu"] == 1600
+    assert run_module(hv, "ovs_bridge", want)["changed"] is False
+    assert run_module(hv, "ovs_bridge", {"name": "br-m"})["changed"] is False  # omitted: left as it is
+    checked = run_module(hv, "ovs_bridge", dict(want, mtu_request=1500), check=True)
+    assert checked["changed"] and mtu("br-m")["mtu_request"] == 1600, "check mode wrote the MTU"
+    assert run_module(hv, "ovs_bridge", dict(want, mtu_request=1500))["changed"] and mtu("br-m") == {"mtu_request": 1500, "mtu": 1500}
+
+
 def test_fake_bridge(hv):
     run_module(hv, "ovs_bridge", {"name": "br-phy", "datapath_type": "netdev"})
     fake = {"name": "br-v100", "parent": "br-phy", "vlan": 100}

@@ -9,8 +9,11 @@ re-added gets whatever number OVS picks, and the fail-closed pipeline keeps it d
 therefore keeps such a port in br-int's flows and in the port number allocation like any VM port
 (under a stable name derived from its MAC, since libvirt names the tap), but not in the tenants
 role's ports (libvirt makes and removes them). Instead the host gets a port map
-{mac: {port, dev, ofport, tenant}} and a libvirt hook (roles/libvirt) that, when a domain has
-started, gives each of its interfaces on the fabric's network the planned number and tenant.
+{mac: {port, dev, ofport, tenant, mtu}} and a libvirt hook (roles/libvirt) that, when a domain has
+started, gives each of its interfaces on the fabric's network the planned number, tenant and the
+tenant's MTU (as `mtu_request`: libvirt refuses `<mtu>` on a network in bridge mode, and OVS would
+reset an MTU set on its port by other means; the guest learns the MTU from DHCP option 26 or its
+own `<mtu>`).
 
     libvirt_ports   the synthetic name of a MAC-known port: lv-<12 hex digits> (15 bytes, a valid
                     interface name that no tap of libvirt's vnetN naming takes)
@@ -118,7 +121,8 @@ def host_plan(topology: Topology, name: str, vlans: dict[str, int], ofports: dic
         for tenant in topology.tenants_on[name]
     ]
     ports = {
-        port.mac: {"port": port.name, "dev": port.dev, "ofport": ofports[port.name], "tenant": port.tenant, "local_vlan": vlans[port.tenant]}
+        port.mac: {"port": port.name, "dev": port.dev, "ofport": ofports[port.name], "tenant": port.tenant, "local_vlan": vlans[port.tenant],
+                   "mtu": topology.fabric.tenants[port.tenant].mtu}
         for port in host.ports
         if port.libvirt
     }

@@ -6,7 +6,8 @@
 bridges             ovs_bridge arguments, one per bridge
 ports               role -> ovs_ports arguments {bridge, owner, ports}; each role prunes only its owner
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
-underlay            where the tunnel endpoint address goes
+underlay            where the tunnel endpoint address goes, the underlay MTU and the uplink's ip_link
+                    arguments (`links`, system-datapath hosts: the uplink MTU)
 flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy; an empty list removes
                     stale owned flows); flow_cookie is its `cookie`. br-int and br-tun are
                     `fail_mode: secure`: without these flows they forward nothing.
@@ -47,6 +48,7 @@ from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline imp
     provider_flows,
 )
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Seen, Topology, subinterface_name, seen_from_info
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.underlay import uplink
 
 OPENFLOW = list(OPENFLOW_VERSIONS)
 
@@ -127,9 +129,11 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
     bridges = [
         {"name": BR_INT, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER},
         {"name": BR_TUN, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER},
-        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER},
+        {"name": BR_PHY, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER,
+         **({"mtu_request": fabric.underlay_mtu} if netdev else {})},  # it holds the underlay address there
         *({"name": e.bridge, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER} for e in external),
     ]
+    uplink_ports, uplink_links = uplink(host.uplink, fabric.underlay_mtu, netdev=netdev)
     # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
     int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}, "ofport_request": INT_BR_PHY_OFPORT}] if links else []
     phy_int = [{"name": PHY_BR_INT, "type": "patch", "options": {"peer": INT_BR_PHY}}] if links else []
@@ -140,7 +144,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "ofport_request": PATCH_TUN_OFPORT}, *int_phy],
         },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
-        {"bridge": BR_PHY, "owner": OWNER, "ports": ([{"name": host.uplink}] if netdev else []) + phy_int},
+        {"bridge": BR_PHY, "owner": OWNER, "ports": uplink_ports + phy_int},
         *({"bridge": e.bridge, "owner": OWNER, "ports": [{"name": e.nic}] if e.nic else []} for e in external),
     ]
     # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
@@ -152,6 +156,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "vlan_mode": "access",
             "trunks": [],
             "ofport_request": ofports[port.name],
+            "mtu_request": fabric.tenants[port.tenant].mtu,  # the tenant's MTU (inventory.py decides it), kept by OVS
             "from_other_bridge": "move" if port.take_over else "fail",
             "external_ids": {TENANT_KEY: port.tenant},
         }
@@ -204,6 +209,8 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "prefix": host.prefix,
             "uplink": host.uplink,
             "bridge": BR_PHY if netdev else None,
+            "mtu": fabric.underlay_mtu,
+            "links": uplink_links,  # ip_link arguments: the uplink where OVS does not own it
         },
         "flows": {
             BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),

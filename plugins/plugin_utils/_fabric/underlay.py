@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: netfabric.ovs contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""br-phy's guard of the underlay address, as ovs-ofctl text.
+"""The underlay on each host: the uplink's MTU, and br-phy's guard of the underlay address as ovs-ofctl text.
+
+The uplink carries the underlay MTU (`uplink`): tunnelled frames are the tenant MTU plus the
+encapsulation (inventory.py checks that they fit), and the uplink is where they leave the host.
 
 On netdev hosts br-phy holds the uplink and the underlay address, and takes the uplink's MAC
 (the bridges role sets `other_config:hwaddr`). br-phy is standalone and switches with OVS's own
@@ -34,6 +37,18 @@ from typing import Any
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def uplink(name: str, mtu: int, *, netdev: bool) -> tuple[list[dict], list[dict]]:
+    """The uplink `name` at the underlay MTU, as (br-phy ports, ip_link arguments).
+
+    On netdev hosts it is a port of br-phy: OVS owns it and resets an MTU set with `ip link`, so
+    the MTU is its `mtu_request`. On system-datapath hosts it is a plain NIC that keeps the underlay
+    address and that OVS never opens: `ip link` sets it. A bonded uplink gives each member the same.
+    """
+    if netdev:
+        return [{"name": name, "mtu_request": mtu}], []
+    return [], [{"name": name, "mtu": mtu}]
 
 
 def unicast_mac(mac: Any) -> str:

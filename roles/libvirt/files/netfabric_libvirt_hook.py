@@ -7,7 +7,8 @@ next start, and OVS picks a new number). When the domain has started (op `starte
 incoming migration; `reconnect` when libvirtd restarts), this reads the domain XML from standard
 input and, for each interface on the fabric's network whose MAC the port map (MAP_FILE, written by
 the role from the plan) names with the same tenant as the interface's portgroup, sets the planned
-number and tenant in one ovs-vsctl transaction: OVS renumbers the port and br-int's flows match it.
+number, tenant and tenant MTU (`mtu_request`) in one ovs-vsctl transaction: OVS renumbers the port
+and br-int's flows match it.
 Any other interface gets nothing and stays dark (fail closed); each is logged on standard error,
 which libvirt writes to its log. The hook always exits 0: a domain is never refused for this.
 
@@ -74,6 +75,7 @@ def plan(domain, xml_text, port_map):
             commands.append([
                 "ovs-vsctl", f"--timeout={VSCTL_TIMEOUT}", *db,
                 "--", "set", "Interface", dev, f"ofport_request={int(entry['ofport'])}",
+                *([f"mtu_request={int(entry['mtu'])}"] if entry.get("mtu") else []),
                 "--", "set", "Port", dev, f"external_ids:{port_map['tenant_key']}={entry['tenant']}",
                 f"external_ids:{port_map['port_key']}={entry['port']}",
             ])
@@ -104,9 +106,10 @@ def plug_running(map_file, uri, check):
             dev = argv[argv.index("Interface") + 1]
             base = argv[: argv.index("--")]
             want_ids = [arg.split(":", 1)[1].split("=", 1) for arg in argv if arg.startswith("external_ids:")]
-            ofport = _json_column(base, "Interface", dev, "ofport_request")
+            iface = argv[argv.index("Interface") + 2: argv.index("--", argv.index("Interface"))]  # column=value of the Interface
+            have = [f"{column}={_json_column(base, 'Interface', dev, column)}" for column in (arg.split("=", 1)[0] for arg in iface)]
             ids = dict(_json_column(base, "Port", dev, "external_ids")[1])
-            if f"ofport_request={ofport}" in argv and all(ids.get(key) == value for key, value in want_ids):
+            if have == iface and all(ids.get(key) == value for key, value in want_ids):
                 continue
             if not check:
                 _run(argv)

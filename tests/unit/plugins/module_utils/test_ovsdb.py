@@ -1,5 +1,6 @@
 """The OVSDB layer and the bridge/port planners, fed with a real ovs-vsctl read (fixtures/ovsdb/lab.json)."""
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def state():
 
 def bridge_want(**params):
     base = dict(name="br-int", state="present", datapath_type=None, fail_mode=None, protocols=None,
-                other_config=None, external_ids=None, parent=None, vlan=None, owner="netfabric")
+                other_config=None, external_ids=None, parent=None, vlan=None, owner="netfabric", mtu_request=None)
     return br.want_bridge(dict(base, **params))
 
 
@@ -98,6 +99,23 @@ def test_bridge_present_as_recorded_plans_nothing(state):
     assert commands == []
     assert before["ports"] == ["patch-int", "vxlan-ac1f0002"] and after["external_ids"] == {}
     assert br.plan_bridge(bridge_want(name="br-int", datapath_type="netdev"), state)[0] == []
+
+
+def test_bridge_mtu_request_is_compared_with_the_request_not_the_mtu(state):
+    """The bridge's internal interface gets mtu_request (OVS resets an `ip link` MTU on its ports); the
+    request is compared, since OVS reports in `mtu` what it could apply, which may differ."""
+    commands, _before, after = br.plan_bridge(bridge_want(name="br-tun", mtu_request=1600), state)
+    assert commands == [["set", "Interface", "br-tun", "mtu_request=1600"]] and after["mtu_request"] == 1600
+    applied = copy.deepcopy(state)
+    applied.interfaces["br-tun"] = dict(applied.interfaces["br-tun"], mtu_request=1600, mtu=1500)
+    assert br.plan_bridge(bridge_want(name="br-tun", mtu_request=1600), applied)[0] == []
+    assert br.plan_bridge(bridge_want(name="br-tun"), applied)[0] == []  # omitted: left as it is
+    made = br.plan_bridge(bridge_want(name="br-new", mtu_request=1600), state)[0]
+    assert made[0] == ["add-br", "br-new"] and made[-1] == ["set", "Interface", "br-new", "mtu_request=1600"]
+    with pytest.raises(ValidationError, match="mtu_request"):
+        bridge_want(name="br-new", mtu_request=67)
+    with pytest.raises(ValidationError, match="fake bridge"):
+        bridge_want(name="br-v", parent="br-phy", vlan=100, mtu_request=1500)
 
 
 def test_owner_mark_only_on_what_the_call_creates(state):

@@ -50,7 +50,8 @@ def test_plan_gives_the_network_and_the_port_map_but_no_tenant_port():
     assert part["network"] == {"name": "netfabric", "bridge": "br-int", "uri": "qemu:///system",
                                "portgroups": [{"name": t, "vlan": vlans[t], "profileid": t} for t in sorted(vlans)]}
     entry = part["map"]["ports"][MAC]
-    assert entry == {"port": "lv-525400aa0001", "dev": None, "ofport": entry["ofport"], "tenant": "red", "local_vlan": vlans["red"]}
+    assert entry == {"port": "lv-525400aa0001", "dev": None, "ofport": entry["ofport"], "tenant": "red", "local_vlan": vlans["red"],
+                     "mtu": next(t["mtu"] for t in got["tenants"] if t["name"] == "red")}
     assert part["map"]["tenant_key"] == "netfabric_tenant" and part["map"]["port_key"] == "netfabric_port"
     assert part["hooks_dir"] == "/etc/libvirt/hooks" and part["map_file"].endswith("/libvirt-ports.json")
     assert "lv-525400aa0001" not in [p["name"] for p in got["ports"]["tenants"]["ports"]]
@@ -105,9 +106,9 @@ def test_inventory_rules(change, problem):
 
 def test_hook_plugs_the_known_mac_with_the_plans_number_and_tenant():
     port_map = {"network": "netfabric", "tenant_key": "netfabric_tenant", "port_key": "netfabric_port", "db": "unix:/x/db.sock",
-                "ports": {MAC: {"port": "lv-525400aa0001", "dev": None, "ofport": 10003, "tenant": "red"}}}
+                "ports": {MAC: {"port": "lv-525400aa0001", "dev": None, "ofport": 10003, "tenant": "red", "mtu": 1450}}}
     commands, log = hook().plan("vm1", RECORDED, port_map)
-    assert commands == [["ovs-vsctl", "--timeout=5", "--db=unix:/x/db.sock", "--", "set", "Interface", "vnet2", "ofport_request=10003",
+    assert commands == [["ovs-vsctl", "--timeout=5", "--db=unix:/x/db.sock", "--", "set", "Interface", "vnet2", "ofport_request=10003", "mtu_request=1450",
                          "--", "set", "Port", "vnet2", "external_ids:netfabric_tenant=red", "external_ids:netfabric_port=lv-525400aa0001"]]
     assert log == ["domain vm1 interface 52:54:00:aa:00:01 (vnet2, portgroup red): tenant red, OpenFlow port 10003"]
 

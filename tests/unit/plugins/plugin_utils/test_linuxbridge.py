@@ -56,6 +56,7 @@ def test_example_plans_bridges_devices_ports_and_no_ovs():
     assert hv1["bridges"] == [] and hv1["flows"] == {} and hv1["tunnels"] == [] and hv1["verify_ports"] == []
     assert all(group["ports"] == [] for group in [*hv1["ports"]["fabric"], *(hv1["ports"][k] for k in ("tenants", "vxlan", "gre"))])
     assert hv1["underlay"]["bridge"] is None and hv1["vlan_subinterfaces"] == []
+    assert hv1["underlay"]["links"] == [{"name": hv1["underlay"]["uplink"], "mtu": hv1["underlay"]["mtu"]}]  # a plain NIC: ip link
     made = links(hv1)
     assert list(made) == ["brq-blue", "brq-red", "vxlan-1002", "vxlan-1001"]  # bridges first, then what joins them
     assert made["brq-red"] == {"name": "brq-red", "kind": "bridge", "mtu": 1450, "state": "up"}

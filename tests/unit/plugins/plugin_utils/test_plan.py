@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan, underlay
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLE = json.loads((FIXTURES / "example_inventory.json").read_text())
@@ -82,14 +82,18 @@ def test_system_host_gets_subinterfaces_and_empty_br_phy():
     assert hv3["vlan_subinterfaces"] == [{"name": "eth0.100", "kind": "vlan", "link": "eth0", "vlan_id": 100, "state": "up"}]
     assert hv3["ports"]["fabric"][2] == {"bridge": "br-phy", "owner": "netfabric", "ports": []}
     assert hv3["ports"]["provider_vlans"]["ports"] == []
-    assert hv3["underlay"] == {"address": "172.31.0.3", "prefix": 24, "uplink": "eth0", "bridge": None}
+    assert hv3["underlay"] == {"address": "172.31.0.3", "prefix": 24, "uplink": "eth0", "bridge": None, "mtu": 1500,
+                               "links": [{"name": "eth0", "mtu": 1500}]}  # a plain NIC: ip link sets its MTU
+    assert all("mtu_request" not in b for b in hv3["bridges"])
     assert {b["datapath_type"] for b in hv3["bridges"]} == {"system"}
     assert hv3["ovs_db"] == "unix:/run/openvswitch/db.sock"
 
 
 def test_netdev_host_puts_uplink_and_provider_vlans_on_br_phy():
     hv1 = plans(*example())["hv1"]
-    assert hv1["ports"]["fabric"][2] == {"bridge": "br-phy", "owner": "netfabric", "ports": [{"name": "uplink"}]}
+    assert hv1["ports"]["fabric"][2] == {"bridge": "br-phy", "owner": "netfabric", "ports": [{"name": "uplink", "mtu_request": 1500}]}
+    assert next(b for b in hv1["bridges"] if b["name"] == "br-phy")["mtu_request"] == 1500
+    assert hv1["underlay"]["links"] == []  # OVS owns the uplink: never ip link
     assert hv1["ports"]["provider_vlans"]["bridge"] == "br-phy"
     assert [(p["name"], p.get("type"), p.get("tag")) for p in hv1["ports"]["provider_vlans"]["ports"]] == [
         ("vlan100", "internal", 100),
@@ -97,6 +101,32 @@ def test_netdev_host_puts_uplink_and_provider_vlans_on_br_phy():
     ]
     assert hv1["vlan_subinterfaces"] == []
     assert hv1["underlay"]["bridge"] == "br-phy"
+
+
+def test_uplink_mtu_is_requested_from_ovs_on_netdev_hosts_and_set_by_ip_link_elsewhere():
+    assert underlay.uplink("uplink", 1600, netdev=True) == ([{"name": "uplink", "mtu_request": 1600}], [])
+    assert underlay.uplink("eth0", 9000, netdev=False) == ([], [{"name": "eth0", "mtu": 9000}])
+
+
+def test_underlay_mtu_reaches_the_uplink_and_br_phy():
+    got = plans(*example(netfabric_underlay_mtu=1600))
+    for name in ("hv1", "hv2"):  # netdev
+        assert next(b for b in got[name]["bridges"] if b["name"] == "br-phy")["mtu_request"] == 1600
+        assert {"name": "uplink", "mtu_request": 1600} in got[name]["ports"]["fabric"][2]["ports"]
+        assert [b["name"] for b in got[name]["bridges"] if "mtu_request" in b] == ["br-phy"]  # br-int and br-tun hold no underlay
+    assert got["hv3"]["underlay"]["links"] == [{"name": "eth0", "mtu": 1600}]
+    assert all(got[name]["underlay"]["mtu"] == 1600 for name in got)
+
+
+@pytest.mark.parametrize(("tenant_mtu", "expected"), [(None, {"red": 1450, "blue": 1400}), (1300, {"red": 1300, "blue": 1400})])
+def test_every_tenant_port_requests_its_tenants_mtu(tenant_mtu, expected):
+    """One rule: the tenant's `mtu`, else netfabric_tenant_mtu (default 1450); the plan's tenants list
+    says it and every port the fabric puts on br-int requests it."""
+    extra = {} if tenant_mtu is None else {"netfabric_tenant_mtu": tenant_mtu}
+    for host_plan in plans(*example(**extra)).values():
+        assert {t["name"]: t["mtu"] for t in host_plan["tenants"]} == expected
+        ports = host_plan["ports"]["tenants"]["ports"]
+        assert ports and all(p["mtu_request"] == expected[p["external_ids"]["netfabric_tenant"]] for p in ports)
 
 
 def test_each_role_prunes_only_its_own_ports():
@@ -205,7 +235,7 @@ def test_provider_vlan_tenant_gets_the_patch_pair_and_vlan_rewrites():
             {"name": "int-br-phy", "type": "patch", "options": {"peer": "phy-br-int"}, "ofport_request": 65002},
         ]
         uplink = {"hv3": "eth0"}.get(name, "uplink")
-        assert sets["br-phy"]["ports"] == [{"name": uplink}, {"name": "phy-br-int", "type": "patch", "options": {"peer": "int-br-phy"}}]
+        assert sets["br-phy"]["ports"] == [{"name": uplink, "mtu_request": 1500}, {"name": "phy-br-int", "type": "patch", "options": {"peer": "int-br-phy"}}]
         assert {s["owner"] for s in sets.values()} == {"netfabric"}
         assert host_plan["flows"]["br-phy"] == [
             f"table=0,priority=4,in_port=phy-br-int,dl_vlan={red},actions=set_field:4396->vlan_vid,NORMAL",
