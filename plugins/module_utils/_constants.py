@@ -21,8 +21,13 @@ PATCH_TUN = "patch-tun"  # br-int's end of the br-int <-> br-tun pair
 PATCH_INT = "patch-int"  # br-tun's end
 INT_BR_PHY = "int-br-phy"  # br-int's end of the br-int <-> br-phy pair (Neutron's names)
 PHY_BR_INT = "phy-br-int"  # br-phy's end
+# A host with its own provider NIC (netfabric_provider_nic, no address) carries provider-VLAN
+# tenants on this bridge instead of br-phy: the NIC and the patch to br-int, fail_mode secure.
+BR_PROVIDER = "br-provider"
+INT_BR_PROVIDER = "int-br-provider"  # br-int's end of the br-int <-> br-provider pair
+PHY_BR_PROVIDER = "phy-br-provider"  # br-provider's end
 BR_EX = "br-ex"  # external bridge of a network node: its NIC to the outside and the routers' gateway ports
-FABRIC_PORTS = frozenset({BR_INT, BR_TUN, BR_PHY, BR_EX, PATCH_TUN, PATCH_INT, INT_BR_PHY, PHY_BR_INT})
+FABRIC_PORTS = frozenset({BR_INT, BR_TUN, BR_PHY, BR_EX, PATCH_TUN, PATCH_INT, INT_BR_PHY, PHY_BR_INT, BR_PROVIDER, INT_BR_PROVIDER, PHY_BR_PROVIDER})
 TUNNEL_PREFIXES = ("vxlan-", "gre-")  # tunnel ports are <overlay>-<8 hex digits of the peer>
 PROVIDER_PORT_PREFIX = "vlan"  # tagged internal ports on br-phy: vlan100
 # A network node's routers and DHCP servers live in namespaces, each joined to a bridge by a veth
@@ -54,6 +59,7 @@ COOKIE_MAX = 2**64 - 1
 OFPORT_RANGE = (1, 65279)
 PATCH_TUN_OFPORT = 65001
 INT_BR_PHY_OFPORT = 65002
+INT_BR_PROVIDER_OFPORT = 65003
 VM_OFPORT_FIRST = 10001
 VM_OFPORT_LAST = 65000
 

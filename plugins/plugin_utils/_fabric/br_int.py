@@ -12,8 +12,8 @@ and a bridge without our flows (after a restart, before the restore) forwards no
 
     table 0  admission: a declared VM port (by its requested OpenFlow port number) sending
              untagged frames from its inventory MAC and addresses (port security) -> its local
-             VLAN; patch-tun in a tunnelled tenant's VLAN; int-br-phy in a provider VLAN ->
-             local VLAN; everything else dropped
+             VLAN; patch-tun in a tunnelled tenant's VLAN; int-br-phy (or int-br-provider) in a
+             provider VLAN -> local VLAN; everything else dropped
     table 1  learn (local VLAN, source MAC) -> input port into table 2, bounded per tenant;
              then look the destination up (2) and deliver (3)
     table 2  learned MACs (cookie 0, hard_timeout 300): reg1 = the port the MAC was seen on
@@ -64,8 +64,9 @@ def link_local(mac: str) -> str:
     return str(ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + eui)))
 
 
-def br_int_flows(tenants: list[IntTenant], ports: list[VmPort], *, mac_limit: int) -> list[str]:
-    """Every owned flow of br-int, in a fixed order."""
+def br_int_flows(tenants: list[IntTenant], ports: list[VmPort], *, mac_limit: int, provider_ofport: int = INT_BR_PHY_OFPORT) -> list[str]:
+    """Every owned flow of br-int, in a fixed order. `provider_ofport` is br-int's end of the patch
+    to the bridge that carries provider VLANs: int-br-phy, or int-br-provider on a host with its own provider NIC."""
     flows: list[str] = []
     for tenant in tenants:
         vlan = tenant.local_vlan
@@ -73,7 +74,7 @@ def br_int_flows(tenants: list[IntTenant], ports: list[VmPort], *, mac_limit: in
             flows.append(f"table=0,priority=10,in_port={PATCH_TUN_OFPORT},dl_vlan={vlan},actions=resubmit(,1)")
         else:
             flows.append(
-                f"table=0,priority=10,in_port={INT_BR_PHY_OFPORT},dl_vlan={tenant.provider_vlan},actions={set_vlan(vlan)},resubmit(,1)"
+                f"table=0,priority=10,in_port={provider_ofport},dl_vlan={tenant.provider_vlan},actions={set_vlan(vlan)},resubmit(,1)"
             )
     for port in ports:
         flows += _admission(port)
@@ -87,7 +88,7 @@ def br_int_flows(tenants: list[IntTenant], ports: list[VmPort], *, mac_limit: in
     flows += [f"table=3,priority=1,reg1={port.ofport},dl_vlan={port.local_vlan},actions=pop_vlan,output:{port.ofport}" for port in ports]
     for tenant in tenants:
         vlan = tenant.local_vlan
-        uplink = PATCH_TUN_OFPORT if tenant.tunnelled else INT_BR_PHY_OFPORT
+        uplink = PATCH_TUN_OFPORT if tenant.tunnelled else provider_ofport
         flows.append(f"table=3,priority=1,reg1={uplink},dl_vlan={vlan},actions=output:{uplink}")
         members = [f"output:{port.ofport}" for port in ports if port.local_vlan == vlan]
         flows.append(f"table=3,priority=1,reg1=0,dl_vlan={vlan},actions=" + ",".join([f"output:{uplink}", "pop_vlan", *members]))

@@ -95,6 +95,7 @@ class Host:
     netns_prefix: str = ""
     backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
     libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
+    provider_nic: str | None = None  # netfabric_provider_nic: provider-VLAN tenants go through br-provider (_provider_nic)
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,10 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         problems.append(f"{where}: netfabric_netns_prefix {netns_prefix!r} is not 1-64 {_validate.NAME_RULE}: {problem}")
     ext = network_node.external(raw["netfabric_external"], where, problems)
     lv = libvirt.settings(raw["netfabric_libvirt"], where, problems)
-    ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems)
+    provider_nic = _provider_nic(raw["netfabric_provider_nic"], uplink, raw["netfabric_backend"], where, problems)
+    if provider_nic is not None and ext is not None and ext.nic == provider_nic:
+        problems.append(f"{where}: netfabric_provider_nic {provider_nic!r} is also netfabric_external.nic; each needs a NIC of its own")
+    ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems, provider_nic)
     if not ok or underlay is None:
         return None
     ip, prefix = underlay
@@ -302,7 +306,30 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         netns_prefix,
         raw["netfabric_backend"],
         libvirt=lv,
+        provider_nic=provider_nic,
     )
+
+
+def _provider_nic(value: Any, uplink: Any, backend: str, where: str, problems: list[str]) -> str | None:
+    """netfabric_provider_nic: the name of a NIC without an address that carries the host's
+    provider-VLAN tenants on br-provider, or None. The one place that reads the variable: a
+    bonded form (a dict naming the bond and its members) would be parsed here and return the
+    bond's name, which is what the plan puts on br-provider."""
+    if value is None:
+        return None
+    if (problem := _ifname_problem(value)) is not None:
+        problems.append(f"{where}: netfabric_provider_nic {problem}")
+        return None
+    if value == uplink:
+        problems.append(f"{where}: netfabric_provider_nic {value!r} is the uplink; the provider NIC is a second NIC, with no address")
+        return None
+    if value in C.FABRIC_PORTS or value.startswith(C.TUNNEL_PREFIXES + C.NODE_PORT_PREFIXES):
+        problems.append(f"{where}: netfabric_provider_nic {value!r} clashes with a name the fabric gives its own bridges and ports")
+        return None
+    if backend == linuxbridge.LINUXBRIDGE:
+        problems.append(f"{where}: netfabric_provider_nic is for netfabric_backend ovs; a linuxbridge host carries provider VLANs on UPLINK.P")
+        return None
+    return value
 
 
 def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None:
@@ -318,9 +345,9 @@ def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IP
     return iface.ip, iface.network.prefixlen
 
 
-def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[int], problems: list[str]) -> tuple[Port, ...]:
+def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[int], problems: list[str], provider_nic: str | None = None) -> tuple[Port, ...]:
     checks = spec.validators()
-    taken = C.FABRIC_PORTS | {uplink}
+    taken = C.FABRIC_PORTS | {uplink} | ({provider_nic} if provider_nic else set())
     if datapath == "netdev":
         taken |= {f"{C.PROVIDER_PORT_PREFIX}{v}" for v in vlans}
     seen: set[str] = set()
@@ -347,7 +374,7 @@ def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[i
             continue
         seen.add(name)
         if name in taken or name.startswith(C.TUNNEL_PREFIXES + C.NODE_PORT_PREFIXES):
-            problems.append(f"{here}: name clashes with a port the fabric creates (uplink, patch, tunnel, vlanNNN, int-br-phy, qr-, qg-, qd-)")
+            problems.append(f"{here}: name clashes with a port the fabric creates (uplink, provider NIC, patch, tunnel, vlanNNN, int-br-phy, qr-, qg-, qd-)")
         elif _SUBINTERFACE.fullmatch(name):
             problems.append(f"{here}: name looks like a VLAN subinterface of a host NIC (NAME.VID); VM ports are the VM's taps or veths")
         mac = raw["mac"]
@@ -453,8 +480,9 @@ def _provider_vlan_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], ca
     """Tenants carried as 802.1Q VLANs on the physical network (Neutron's VLAN provider networks).
 
     Their VLAN is one layer-2 segment shared by every host on the wire, so two tenants cannot
-    share it and no host may have an interface of its own in it. Only netdev hosts hold the
-    uplink on br-phy, where the tenant's local VLAN is rewritten to the provider VLAN.
+    share it and no host may have an interface of its own in it. The tenant's local VLAN is
+    rewritten to the provider VLAN on br-provider (hosts with netfabric_provider_nic) or on
+    br-phy, which holds the uplink on netdev hosts only.
     """
     by_vlan = defaultdict(list)
     for tenant in tenants.values():
@@ -475,10 +503,12 @@ def _provider_vlan_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], ca
         if vlan is None:
             continue
         for host in carrying:
-            if host.datapath_type != "netdev" and host.backend != linuxbridge.LINUXBRIDGE:  # linuxbridge: UPLINK.P in the bridge
+            # linuxbridge: UPLINK.P in the bridge; a provider NIC: br-provider on any datapath
+            if host.datapath_type != "netdev" and host.backend != linuxbridge.LINUXBRIDGE and host.provider_nic is None:
                 problems.append(
-                    f"host {host.name}: tenant {name} has provider_vlan {vlan}, but provider VLAN tenants need the uplink on br-phy: "
-                    f"set netfabric_datapath_type netdev on {host.name} (its uplink and underlay address move onto br-phy) "
+                    f"host {host.name}: tenant {name} has provider_vlan {vlan}, but provider VLAN tenants need a provider NIC or the uplink on br-phy: "
+                    f"set netfabric_provider_nic on {host.name} (a second NIC with no address, on br-provider), "
+                    f"or netfabric_datapath_type netdev (its uplink and underlay address move onto br-phy), "
                     f"or carry tenant {name} on other hosts"
                 )
 

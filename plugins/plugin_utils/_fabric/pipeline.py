@@ -25,6 +25,10 @@ Neutron OVS agent does for VLAN provider networks:
               anything else from br-int is dropped; the rest keeps OVS's own NORMAL flow
     br-int    from br-phy in a provider VLAN -> the tenant's local VLAN (br_int.py); else drop
 
+A host with its own provider NIC (Neutron's br-vlan / br-provider layout) uses the provider
+bridge instead of br-phy, with the patch pair int-br-provider / phy-br-provider and the same
+rewrite; that bridge is secure and also admits from the NIC only the VLANs its tenants own.
+
 Actions are spelled as `ovs-ofctl -O OpenFlow13 dump-flows` prints them back (pop_vlan,
 push_vlan + set_field for VLANs, set_field for tunnel ids and MACs; `load:` into ARP fields is
 printed as written), so the ovs_flows module has nothing to translate; numbers in hex are
@@ -140,9 +144,12 @@ def _arp_responder(tunnel_id: int, vm: RemoteVm) -> str:
     )
 
 
-def provider_flows(links: list[ProviderLink]) -> list[str]:
-    """Owned flows of br-phy for provider-VLAN tenants; none without them. br-int's side of the
-    patch pair is in br_int.py.
+def provider_flows(links: list[ProviderLink], *, patch: str = PHY_BR_INT, nic: str | None = None) -> list[str]:
+    """Owned flows of the bridge that carries provider VLANs to the wire, reached from br-int
+    through `patch`: br-phy (patch phy-br-int) or, on a host with its own provider NIC, the
+    provider bridge (patch phy-br-provider, `nic` its one other port). br-int's side of the patch
+    pair is in br_int.py. One rule for both: from br-int, a provider tenant's local VLAN becomes
+    its provider VLAN; anything else from br-int is dropped.
 
     br-phy needs no NORMAL flow of ours: a standalone bridge without a controller keeps OVS's
     own `priority=0,actions=NORMAL` (cookie 0) next to other flows and gets it back after a
@@ -150,10 +157,16 @@ def provider_flows(links: list[ProviderLink]) -> list[str]:
     standalone on purpose: it carries the host's own underlay address, which must not go dark
     while ovs-vswitchd restarts; tenants cannot leak through it because br-int, the only bridge
     that sends into phy-br-int, fails closed.
+
+    The provider bridge holds no address of the host, so it is `fail_mode: secure` and forwards
+    only what these flows admit: from the NIC, only the provider VLANs of tenants this host
+    carries; everything else is dropped (and nothing at all while the host carries none).
     """
-    if not links:
-        return []
-    return [
-        *(f"table=0,priority=4,in_port={PHY_BR_INT},dl_vlan={link.local_vlan},actions={set_vlan(link.provider_vlan)},NORMAL" for link in links),
-        f"table=0,priority=2,in_port={PHY_BR_INT},actions=drop",
-    ]
+    flows = []
+    if links:
+        flows += [f"table=0,priority=4,in_port={patch},dl_vlan={link.local_vlan},actions={set_vlan(link.provider_vlan)},NORMAL" for link in links]
+        flows.append(f"table=0,priority=2,in_port={patch},actions=drop")
+    if nic is not None:
+        flows += [f"table=0,priority=4,in_port={nic},dl_vlan={link.provider_vlan},actions=NORMAL" for link in links]
+        flows.append("table=0,priority=0,actions=drop")
+    return flows

@@ -8,23 +8,27 @@ ports               role -> ovs_ports arguments {bridge, owner, ports}; each rol
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
 underlay            where the tunnel endpoint address goes, the underlay MTU and the uplink's ip_link
                     arguments (`links`, system-datapath hosts: the uplink MTU)
-flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy; an empty list removes
-                    stale owned flows); flow_cookie is its `cookie`. br-int and br-tun are
-                    `fail_mode: secure`: without these flows they forward nothing.
+flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy, and br-provider on a
+                    host with a provider NIC; an empty list removes stale owned flows); flow_cookie
+                    is its `cookie`. br-int, br-tun and br-provider are `fail_mode: secure`:
+                    without these flows they forward nothing.
 tenants, tunnels    what the host carries and reaches, for reports and tests
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, NamedTuple
 
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     BR_INT,
     BR_PHY,
+    BR_PROVIDER,
     BR_TUN,
     INT_BR_PHY,
     INT_BR_PHY_OFPORT,
+    INT_BR_PROVIDER,
+    INT_BR_PROVIDER_OFPORT,
     OPENFLOW_VERSIONS,
     OWNER,
     OWNERS,
@@ -33,6 +37,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PATCH_TUN_OFPORT,
     PEER_KEY,
     PHY_BR_INT,
+    PHY_BR_PROVIDER,
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
@@ -134,9 +139,13 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         *({"name": e.bridge, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER} for e in external),
     ]
     uplink_ports, uplink_links = uplink(host.uplink, fabric.underlay_mtu, netdev=netdev)
-    # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
-    int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}, "ofport_request": INT_BR_PHY_OFPORT}] if links else []
-    phy_int = [{"name": PHY_BR_INT, "type": "patch", "options": {"peer": INT_BR_PHY}}] if links else []
+    # Provider VLANs leave through br-provider on a host with its own provider NIC, else through br-phy.
+    carrier = _provider_carrier(host.provider_nic)
+    # br-int <-> that bridge only while the host carries a provider-VLAN tenant (purge removes it after)
+    int_phy = [{"name": carrier.int_patch, "type": "patch", "options": {"peer": carrier.patch}, "ofport_request": carrier.ofport}] if links else []
+    phy_int = [{"name": carrier.patch, "type": "patch", "options": {"peer": carrier.int_patch}}] if links else []
+    if host.provider_nic is not None:  # holds no address of the host: secure, only owned flows forward
+        bridges.append({"name": BR_PROVIDER, "datapath_type": host.datapath_type, "fail_mode": "secure", "protocols": OPENFLOW, "owner": OWNER})
     fabric_ports = [
         {
             "bridge": BR_INT,
@@ -144,7 +153,8 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "ofport_request": PATCH_TUN_OFPORT}, *int_phy],
         },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
-        {"bridge": BR_PHY, "owner": OWNER, "ports": uplink_ports + phy_int},
+        {"bridge": BR_PHY, "owner": OWNER, "ports": uplink_ports + ([] if host.provider_nic else phy_int)},
+        *([{"bridge": BR_PROVIDER, "owner": OWNER, "ports": [{"name": host.provider_nic}, *phy_int]}] if host.provider_nic else []),
         *({"bridge": e.bridge, "owner": OWNER, "ports": [{"name": e.nic}] if e.nic else []} for e in external),
     ]
     # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
@@ -214,8 +224,9 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         },
         "flows": {
             BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),
-            BR_INT: br_int_flows(int_tenants, vm_ports, mac_limit=fabric.mac_limit),
-            BR_PHY: provider_flows(links),
+            BR_INT: br_int_flows(int_tenants, vm_ports, mac_limit=fabric.mac_limit, provider_ofport=carrier.ofport),
+            BR_PHY: [] if host.provider_nic else provider_flows(links),
+            **({BR_PROVIDER: provider_flows(links, patch=PHY_BR_PROVIDER, nic=host.provider_nic)} if host.provider_nic else {}),
         },
         "flow_cookie": fabric.flow_cookie,
         "tenants": tenants,
@@ -228,6 +239,22 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "ovs_db": host.ovs_db,
         "state_dir": host.state_dir or fabric.state_dir,
     }
+
+
+class _Carrier(NamedTuple):
+    """The bridge that takes provider VLANs to the wire, as br-int reaches it."""
+
+    bridge: str
+    int_patch: str  # br-int's end of the patch pair
+    patch: str  # the bridge's end
+    ofport: int  # int_patch's OpenFlow port number on br-int
+
+
+def _provider_carrier(provider_nic: str | None) -> _Carrier:
+    """br-provider with its own NIC when the host has one (any datapath), else br-phy (netdev hosts' uplink)."""
+    if provider_nic is not None:
+        return _Carrier(BR_PROVIDER, INT_BR_PROVIDER, PHY_BR_PROVIDER, INT_BR_PROVIDER_OFPORT)
+    return _Carrier(BR_PHY, INT_BR_PHY, PHY_BR_INT, INT_BR_PHY_OFPORT)
 
 
 def _ipv4(ip: str | None) -> str | None:

@@ -28,6 +28,7 @@ HOST_VARS = (
     "netfabric_datapath_type",
     "netfabric_backend",
     "netfabric_provider_vlans",
+    "netfabric_provider_nic",
     "netfabric_ports",
     "netfabric_external",
     "netfabric_libvirt",

@@ -84,7 +84,9 @@ def test_validation_errors_name_the_culprits():
 def test_provider_vlan_through_the_filters():
     tenants = copy.deepcopy(EXAMPLE["fabric"]["netfabric_tenants"])
     tenants[0]["provider_vlan"] = 300  # red
-    with pytest.raises(AnsibleFilterError, match="host hv3: tenant red has provider_vlan 300, but provider VLAN tenants need the uplink on br-phy"):
+    refused = ("host hv3: tenant red has provider_vlan 300, but provider VLAN tenants need a provider NIC or the uplink on br-phy: "
+               "set netfabric_provider_nic on hv3")
+    with pytest.raises(AnsibleFilterError, match=refused):
         fabric.fabric_plan(hostvars(), HOSTS, tenants=tenants)
     hv = hostvars()
     hv["hv3"]["netfabric_datapath_type"] = "netdev"

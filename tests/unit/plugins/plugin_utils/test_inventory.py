@@ -415,7 +415,8 @@ def test_provider_vlan_tenant_on_a_system_host_names_host_and_tenant():
     tenant(fabric, "red")["provider_vlan"] = 300
     message = only_problem(hosts, fabric)
     assert message.startswith("host hv3: tenant red has provider_vlan 300")
-    assert "need the uplink on br-phy" in message and "netfabric_datapath_type netdev" in message
+    assert "need a provider NIC or the uplink on br-phy" in message and "netfabric_datapath_type netdev" in message
+    assert "set netfabric_provider_nic on hv3" in message
 
 
 def test_system_host_without_the_provider_tenant_is_fine():

@@ -1,0 +1,174 @@
+"""A provider NIC of its own on the OVS kernel datapath, proven with real packets.
+
+Two hypervisor namespaces on `netfabric_datapath_type: system` (tests/kernel/inventory_provider):
+the uplink keeps the underlay address off OVS, and a second NIC, prov0 (no address), joins the same
+underlay switch. Tenant red has provider_vlan 300 and crosses on br-provider as 802.1Q; blue
+crosses over VXLAN on the uplink, on the same addresses. The site playbook runs twice (the second
+run must change nothing), then the tests send pings, watch prov0 with tcpdump, send frames of an
+unowned VLAN from the switch, and finally run the teardown playbook.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "lab"))
+import fabric  # noqa: E402  (the shared lab, not an installed package)
+import netns  # noqa: E402
+from kernel_ansible import run_playbook  # noqa: E402  (beside this file)
+
+INVENTORY = Path(__file__).with_name("inventory_provider")
+PREFIX = "nfkp"
+HOSTS = ("hv1", "hv2")
+NIC = "prov0"
+SWITCH = f"{PREFIX}-sw"  # lab/netns.py's underlay switch: the Linux bridge sw0 in this namespace
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def vm(port: str) -> dict:
+    return next(machine for machine in fabric.vms(INVENTORY) if machine["name"] == port)
+
+
+def reaches(source: str, target: str, tries: int = 1) -> bool:
+    """The target VM itself answered; several tries for the first pings (OVS 3.1 under UML
+    drops upcalls in the first seconds after boot)."""
+    for attempt in range(tries):
+        if fabric.ping(PREFIX, vm(source), vm(target)):
+            return True
+        if attempt + 1 < tries:
+            time.sleep(0.5)
+    return False
+
+
+def provider_nics():
+    """A second link of each hypervisor into the underlay switch, with no address."""
+    for index, host in enumerate(HOSTS):
+        hv = netns.Hypervisor(PREFIX, host)
+        peer = f"q{index}-{host}"
+        netns.sh("ip", "link", "add", NIC, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", SWITCH)
+        netns.sh("ip", "-n", SWITCH, "link", "set", peer, "master", "sw0", "up")
+        netns.sh("ip", "-n", hv.netns, "link", "set", NIC, "up")
+
+
+def playbook(work: Path, lab_inventory: Path, name: str) -> tuple[int, str]:
+    proc = run_playbook(work, "-i", str(INVENTORY), "-i", str(lab_inventory), str(REPO / "playbooks" / name))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unr), "failed": int(failed)}
+            for host, ok, changed, unr, failed in RECAP.findall(output)}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The lab built with provider NICs, the site playbook applied twice; removed afterwards."""
+    try:
+        lab_inventory = fabric.up(PREFIX, INVENTORY)
+        provider_nics()
+        work = tmp_path_factory.mktemp("ansible")
+        first = playbook(work, lab_inventory, "site.yml")
+        assert first[0] == 0, f"first run failed:\n{first[1]}"
+        second = playbook(work, lab_inventory, "site.yml")
+        yield {"first": first, "second": second, "work": work, "inventory": lab_inventory}
+    finally:
+        netns.down(PREFIX)
+
+
+def test_second_run_changes_nothing(lab):
+    assert set(recap(lab["first"][1])) == set(HOSTS), lab["first"][1]
+    rc, output = lab["second"]
+    assert rc == 0, output
+    counts = recap(output)
+    assert set(counts) == set(HOSTS), output
+    for host, count in counts.items():
+        assert count["changed"] == 0 and count["failed"] == 0, f"{host}: {count}\n{output}"
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_br_provider_holds_the_nic_and_the_patch_on_the_kernel_datapath(lab, host):
+    hv = netns.Hypervisor(PREFIX, host)
+    assert sorted(hv.vsctl("list-ports", "br-provider").split()) == ["phy-br-provider", NIC]
+    assert hv.vsctl("get", "Bridge", "br-provider", "fail_mode").strip() == "secure"
+    assert "int-br-provider" in hv.vsctl("list-ports", "br-int").split()
+    assert hv.vsctl("list-ports", "br-phy").split() == []  # the uplink stays off OVS with its address
+    dp = hv.exec("ovs-dpctl", "show")
+    assert re.search(rf"port \d+: {NIC}\b", dp), dp
+
+
+def test_provider_tenant_and_overlay_tenant_reach_their_own_vms_only(lab):
+    assert reaches("tap-red-1", "tap-red-2", tries=40), "red over provider VLAN 300"
+    assert reaches("tap-blue-2", "tap-blue-1", tries=40), "blue over VXLAN"
+    # Same addresses in both tenants: an answer from 10.0.0.2 is red-2's, never blue-2's.
+    assert not reaches("tap-red-1", "tap-blue-2")
+    assert not reaches("tap-blue-1", "tap-red-2")
+    assert fabric.arp_mac(PREFIX, vm("tap-red-1"), vm("tap-blue-2")) in (None, vm("tap-red-2")["mac"])
+
+
+def test_red_crosses_the_provider_nic_tagged_300_and_blue_the_uplink_in_vxlan(lab):
+    hv1 = netns.Hypervisor(PREFIX, "hv1")
+    with hv1.tcpdump("", "-e", iface=NIC) as frames:
+        assert reaches("tap-red-1", "tap-red-2", tries=40)
+    text = "\n".join(frames)
+    assert re.search(r"802\.1Q.*vlan 300.*10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request", text), text
+    assert re.search(r"802\.1Q.*vlan 300.*10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo reply", text), text
+    with hv1.tcpdump("udp port 4789") as packets:
+        assert reaches("tap-blue-1", "tap-blue-2", tries=40)
+    blue = "\n".join(packets)
+    assert re.search(r"172\.31\.0\.1\.\d+ > 172\.31\.0\.2\.4789: VXLAN.* vni 1002", blue), blue
+    assert "vni 1001" not in blue  # red never rides the overlay
+
+
+def switch_vlan(vid: int) -> str:
+    """A VLAN device of the underlay switch itself, at 10.0.0.9: a machine on the provider network."""
+    dev = f"sw0.{vid}"
+    netns.sh("ip", "-n", SWITCH, "link", "add", "link", "sw0", "name", dev, "type", "vlan", "id", vid)
+    netns.sh("ip", "-n", SWITCH, "addr", "add", "10.0.0.9/24", "dev", dev)
+    netns.sh("ip", "-n", SWITCH, "link", "set", dev, "up")
+    return dev
+
+
+def datapath_flows(host: str, vid: int) -> list[str]:
+    """The kernel datapath's flows for frames of VLAN `vid` that came in on the provider NIC."""
+    hv = netns.Hypervisor(PREFIX, host)
+    out = hv.exec("ovs-dpctl", "dump-flows", "--names")
+    return [line for line in out.splitlines() if f"in_port({NIC})" in line and f"vid={vid}," in line]
+
+
+def test_the_wire_reaches_red_in_vlan_300_and_nothing_in_another_vlan(lab):
+    dev = switch_vlan(300)
+    try:
+        for _attempt in range(40):
+            if netns.sh("ip", "netns", "exec", SWITCH, "ping", "-c", "2", "-i", "0.2", "-W", "1", "10.0.0.1", check=False).returncode == 0:
+                break
+            time.sleep(0.5)
+        neigh = netns.sh("ip", "-n", SWITCH, "neigh", "show", "10.0.0.1", "dev", dev, capture=True)
+        assert vm("tap-red-1")["mac"] in neigh, neigh  # red-1 answered, in VLAN 300
+    finally:
+        netns.sh("ip", "-n", SWITCH, "link", "del", dev, check=False)
+
+    dev = switch_vlan(301)  # a VLAN no tenant of these hosts owns
+    try:
+        proc = netns.sh("ip", "netns", "exec", SWITCH, "ping", "-c", "3", "-i", "0.3", "-W", "1", "10.0.0.1", check=False)
+        assert proc.returncode != 0, proc.stdout
+        for host in HOSTS:  # what the datapath did with those frames: br-provider dropped them at the NIC
+            flows = datapath_flows(host, 301)
+            assert flows and all(line.rstrip().endswith("actions:drop") for line in flows), f"{host}:\n" + "\n".join(flows)
+    finally:
+        netns.sh("ip", "-n", SWITCH, "link", "del", dev, check=False)
+
+
+def test_teardown_removes_br_provider_and_releases_the_nic(lab):
+    """Last: the teardown playbook leaves no bridge and the NIC as it was."""
+    rc, output = playbook(lab["work"], lab["inventory"], "teardown.yml")
+    assert rc == 0, output
+    for host in HOSTS:
+        hv = netns.Hypervisor(PREFIX, host)
+        assert hv.vsctl("list-br").split() == [], host
+        assert NIC in hv.exec("ip", "-o", "link", "show", NIC)
