@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge, network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge, network_node, spec
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
@@ -77,6 +77,7 @@ class Port:
     kind: str = "vm"  # or a network node's own: "router" (a gateway) or "dhcp"
     libvirt: bool = False  # libvirt plugs it (known by mac; name is lv-<mac>, libvirt.py)
     dev: str | None = None  # a libvirt port's <target dev>, when the inventory names it
+    vhostuser: bool = False  # a DPDK host's vhost-user socket of the VM, not a tap (dpdk.py)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Host:
     netns_prefix: str = ""
     backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
     libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
+    dpdk: dpdk.Dpdk | None = None  # netfabric_dpdk (dpdk.py)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ def validate(hosts: dict[str, dict], fabric_vars: dict, network_nodes: tuple[str
     _cross_checks(parsed, tenants, settings, problems)
     linuxbridge.checks(parsed, tenants, tuple(network_nodes), problems)
     libvirt.checks(parsed, problems)
+    dpdk.checks(parsed, problems)
     if problems:
         raise FabricError(problems)
     return Fabric(
@@ -283,6 +286,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         problems.append(f"{where}: netfabric_netns_prefix {netns_prefix!r} is not 1-64 {_validate.NAME_RULE}: {problem}")
     ext = network_node.external(raw["netfabric_external"], where, problems)
     lv = libvirt.settings(raw["netfabric_libvirt"], where, problems)
+    dp = dpdk.settings(raw["netfabric_dpdk"], where, problems)
     ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems)
     if not ok or underlay is None:
         return None
@@ -302,6 +306,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         netns_prefix,
         raw["netfabric_backend"],
         libvirt=lv,
+        dpdk=dp,
     )
 
 
@@ -368,7 +373,9 @@ def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[i
             except _validate.ValidationError as exc:
                 problems.append(f"{here}: {exc}")
                 ip = None
-        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev))
+        if raw["vhostuser"] and raw["libvirt"]:
+            problems.append(f"{here}: vhostuser: true and libvirt: true (libvirt plugs its ports itself; a vhost-user port is the fabric's)")
+        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev, vhostuser=raw["vhostuser"]))
     return tuple(sorted(ports, key=lambda p: p.name))
 
 

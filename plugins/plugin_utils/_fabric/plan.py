@@ -35,7 +35,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
@@ -133,6 +133,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
     # br-int <-> br-phy only while the host carries a provider-VLAN tenant (purge removes it after)
     int_phy = [{"name": INT_BR_PHY, "type": "patch", "options": {"peer": PHY_BR_INT}, "ofport_request": INT_BR_PHY_OFPORT}] if links else []
     phy_int = [{"name": PHY_BR_INT, "type": "patch", "options": {"peer": INT_BR_PHY}}] if links else []
+    uplink = [{"name": host.uplink, **dpdk.nic_interface(host, host.uplink, fabric.underlay_mtu)}]  # a dpdk port on DPDK hosts
     fabric_ports = [
         {
             "bridge": BR_INT,
@@ -140,7 +141,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "ofport_request": PATCH_TUN_OFPORT}, *int_phy],
         },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
-        {"bridge": BR_PHY, "owner": OWNER, "ports": ([{"name": host.uplink}] if netdev else []) + phy_int},
+        {"bridge": BR_PHY, "owner": OWNER, "ports": (uplink if netdev else []) + phy_int},
         *({"bridge": e.bridge, "owner": OWNER, "ports": [{"name": e.nic}] if e.nic else []} for e in external),
     ]
     # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
@@ -154,6 +155,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "ofport_request": ofports[port.name],
             "from_other_bridge": "move" if port.take_over else "fail",
             "external_ids": {TENANT_KEY: port.tenant},
+            **dpdk.vhost_port(host, port),
         }
         for port in host.ports
         if not port.libvirt  # libvirt adds and removes those; its hook numbers them (libvirt.py)
@@ -199,6 +201,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "vlan_subinterfaces": subinterfaces,
         "network_node": node,
         **libvirt.host_plan(topology, name, vlans, ofports),  # {"libvirt": ...} on hosts with netfabric_libvirt
+        **dpdk.host_plan(host),  # {"dpdk": ovs_dpdk arguments} on hosts with netfabric_dpdk
         "underlay": {
             "address": host.address,
             "prefix": host.prefix,
