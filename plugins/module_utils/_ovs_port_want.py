@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import DEFAULT_OWNER, OWNER_KEY
+from ansible_collections.netfabric.ovs.plugins.module_utils._dpdk import PORT_RULES
 from ansible_collections.netfabric.ovs.plugins.module_utils._module import OVSDB_ARGS
 
-PORT_TYPES = ("system", "internal", "patch", "gre", "vxlan", "geneve")
+PORT_TYPES = ("system", "internal", "patch", "gre", "vxlan", "geneve", "dpdk", "dpdkvhostuserclient")
 TUNNEL_TYPES = ("gre", "vxlan", "geneve")
 VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged", "dot1q-tunnel")
 BOND_MODES = ("active-backup", "balance-slb", "balance-tcp")
@@ -79,6 +80,11 @@ def want_port(spec, index, owner):
         _check_tunnel_options(f("options"), kind, options)
     if kind == "patch" and (not options or not options.get("peer")):
         raise v.ValidationError(f"{f('options')}.peer: required for a patch port (the name of the peer patch port)")
+    for option, (required, check) in PORT_RULES.get(kind, {}).items():
+        if (options or {}).get(option) is not None:
+            check(f"{f('options')}.{option}", options[option])
+        elif required:
+            raise v.ValidationError(f"{f('options')}.{option}: required for a {kind} port")
     if spec.get("tag") is not None:
         v.int_range(f("tag"), spec["tag"], v.OVS_TAG)
     for number, trunk in enumerate(spec.get("trunks") or []):

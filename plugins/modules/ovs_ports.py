@@ -61,9 +61,14 @@ options:
         choices: [present, absent]
         default: present
       type:
-        description: Interface type. V(system) is an existing Linux device (a VM's tap or veth, a NIC).
+        description:
+          - Interface type. V(system) is an existing Linux device (a VM's tap or veth, a NIC).
+          - V(dpdk) is a NIC (or DPDK virtual device) that ovs-vswitchd drives through DPDK, on a V(netdev) bridge; it needs
+            C(options.dpdk-devargs) (a PCI address like V(0000:01:00.0), or a virtual device) and may set C(options.n_rxq) (1-1024).
+          - V(dpdkvhostuserclient) is a VM's vhost-user interface; it needs C(options.vhost-server-path), the unix socket
+            the VM's QEMU serves (an absolute path of at most 107 bytes). Both need DPDK initialized (M(netfabric.ovs.ovs_dpdk)).
         type: str
-        choices: [system, internal, patch, gre, vxlan, geneve]
+        choices: [system, internal, patch, gre, vxlan, geneve, dpdk, dpdkvhostuserclient]
         default: system
       options:
         description:

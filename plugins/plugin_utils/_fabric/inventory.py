@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge, network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge, network_node, spec
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
@@ -77,6 +77,7 @@ class Port:
     kind: str = "vm"  # or a network node's own: "router" (a gateway) or "dhcp"
     libvirt: bool = False  # libvirt plugs it (known by mac; name is lv-<mac>, libvirt.py)
     dev: str | None = None  # a libvirt port's <target dev>, when the inventory names it
+    vhostuser: bool = False  # a DPDK host's vhost-user socket of the VM, not a tap (dpdk.py)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Host:
     backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
     libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
     provider_nic: str | None = None  # netfabric_provider_nic: provider-VLAN tenants go through br-provider (_provider_nic)
+    dpdk: dpdk.Dpdk | None = None  # netfabric_dpdk (dpdk.py)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def validate(hosts: dict[str, dict], fabric_vars: dict, network_nodes: tuple[str
     _cross_checks(parsed, tenants, settings, problems)
     linuxbridge.checks(parsed, tenants, tuple(network_nodes), problems)
     libvirt.checks(parsed, problems)
+    dpdk.checks(parsed, problems)
     if problems:
         raise FabricError(problems)
     return Fabric(
@@ -287,6 +290,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     provider_nic = _provider_nic(raw["netfabric_provider_nic"], uplink, raw["netfabric_backend"], where, problems)
     if provider_nic is not None and ext is not None and ext.nic == provider_nic:
         problems.append(f"{where}: netfabric_provider_nic {provider_nic!r} is also netfabric_external.nic; each needs a NIC of its own")
+    dp = dpdk.settings(raw["netfabric_dpdk"], where, problems)
     ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems, provider_nic)
     if not ok or underlay is None:
         return None
@@ -307,6 +311,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         raw["netfabric_backend"],
         libvirt=lv,
         provider_nic=provider_nic,
+        dpdk=dp,
     )
 
 
@@ -395,7 +400,9 @@ def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[i
             except _validate.ValidationError as exc:
                 problems.append(f"{here}: {exc}")
                 ip = None
-        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev))
+        if raw["vhostuser"] and raw["libvirt"]:
+            problems.append(f"{here}: vhostuser: true and libvirt: true (libvirt plugs its ports itself; a vhost-user port is the fabric's)")
+        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev, vhostuser=raw["vhostuser"]))
     return tuple(sorted(ports, key=lambda p: p.name))
 
 

@@ -41,7 +41,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
@@ -139,6 +139,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         *({"name": e.bridge, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER} for e in external),
     ]
     uplink_ports, uplink_links = uplink(host.uplink, fabric.underlay_mtu, netdev=netdev)
+    uplink_ports = [{**port, **dpdk.nic_interface(host, port["name"], fabric.underlay_mtu)} for port in uplink_ports]  # dpdk ports on DPDK hosts
     # Provider VLANs leave through br-provider on a host with its own provider NIC, else through br-phy.
     carrier = _provider_carrier(host.provider_nic)
     # br-int <-> that bridge only while the host carries a provider-VLAN tenant (purge removes it after)
@@ -169,6 +170,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "mtu_request": fabric.tenants[port.tenant].mtu,  # the tenant's MTU (inventory.py decides it), kept by OVS
             "from_other_bridge": "move" if port.take_over else "fail",
             "external_ids": {TENANT_KEY: port.tenant},
+            **dpdk.vhost_port(host, port),
         }
         for port in host.ports
         if not port.libvirt  # libvirt adds and removes those; its hook numbers them (libvirt.py)
@@ -214,6 +216,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         "vlan_subinterfaces": subinterfaces,
         "network_node": node,
         **libvirt.host_plan(topology, name, vlans, ofports),  # {"libvirt": ...} on hosts with netfabric_libvirt
+        **dpdk.host_plan(host),  # {"dpdk": ovs_dpdk arguments} on hosts with netfabric_dpdk
         "underlay": {
             "address": host.address,
             "prefix": host.prefix,

@@ -32,6 +32,7 @@ HOST_VARS = (
     "netfabric_ports",
     "netfabric_external",
     "netfabric_libvirt",
+    "netfabric_dpdk",
     "netfabric_netns_prefix",
     "netfabric_ovs_db",
     "netfabric_state_dir",  # per host too: hosts that share a filesystem (the namespace lab) need their own
@@ -69,6 +70,7 @@ class Validators:
         self.floating_ip = ArgumentSpecValidator(_flat(tenant["floating_ips"]["options"]))
         self.external = ArgumentSpecValidator(_flat(spec["netfabric_external"]["options"]))
         self.libvirt = ArgumentSpecValidator(_flat(spec["netfabric_libvirt"]["options"]))
+        self.dpdk = ArgumentSpecValidator(_flat(spec["netfabric_dpdk"]["options"]))
         self.fabric_vars = tuple(name for name in spec if name not in HOST_VARS or name in _HOST_DEFAULT_IS_FABRIC)
         self.defaults = {name: option.get("default") for name, option in flat.items()}
 
