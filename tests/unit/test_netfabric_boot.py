@@ -1,4 +1,4 @@
-"""roles/pipeline/files/netfabric-boot, the boot unit's script: what it would write, from recorded `ip -j` output.
+"""roles/pipeline/files/netfabric-boot.py, the boot unit's script: what it would write, from recorded `ip -j` output.
 
 The script is run through `ip -batch -` in tests/integration/test_boot.py and at a real reboot in the
 molecule scenario `reboot`; here every branch of its plan, on real `ip` output (fixtures/iproute).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "unit" / "plugins" / "module_utils" / "fixtures" / "iproute"
-_loader = importlib.machinery.SourceFileLoader("netfabric_boot", str(REPO / "roles" / "pipeline" / "files" / "netfabric-boot"))
+_loader = importlib.machinery.SourceFileLoader("netfabric_boot", str(REPO / "roles" / "pipeline" / "files" / "netfabric-boot.py"))
 _spec = importlib.util.spec_from_loader("netfabric_boot", _loader)
 boot = importlib.util.module_from_spec(_spec)
 _loader.exec_module(boot)

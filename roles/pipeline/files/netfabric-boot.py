@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Put back, at boot, the host side of the fabric that the kernel forgets and OVSDB does not keep.
 
-    netfabric-boot [--state=FILE] [--check]
+    python3 netfabric-boot.py [--state=FILE] [--check]
 
 FILE (default: boot.json next to this script) is written by the pipeline role from the host's plan:
 
@@ -16,7 +15,7 @@ boot), and the VLAN subinterfaces with their mark, MTU and up state. The host is
 (`ip -j -d addr show`), the difference is applied in one `ip -batch -`; a second run writes nothing.
 Only what FILE names is touched: a link of that name that is not the VLAN it should be is left alone
 and reported (exit 1). Waits at most NETFABRIC_BOOT_WAIT seconds (default 60) for the bridge, which
-ovs-vswitchd creates, and the subinterfaces' parents to appear. Standard library only.
+ovs-vswitchd creates, and the subinterfaces' parents to appear. Standard library only; the unit runs it with python3.
 """
 
 from __future__ import annotations
