@@ -9,6 +9,7 @@ Ansible's changed_when) and exits non-zero only on a lab failure;
 whether a ping should have passed is for the playbook to assert.
 
     labhost.py setup [--underlay] [PORT,MAC,ADDRESS/PREFIX ...]   all of ovs-start, br-phy and vm
+    labhost.py boot [PORT,MAC,ADDRESS/PREFIX ...]   after a reboot: the host's own part (uplink sysctls, VMs)
     labhost.py ovs-start
     labhost.py br-phy [--underlay]
     labhost.py vm PORT MAC ADDRESS/PREFIX [--mtu 1400]
@@ -174,6 +175,21 @@ def setup(args: argparse.Namespace) -> dict:
     return result
 
 
+def boot(args: argparse.Namespace) -> dict:
+    """After a reboot (`podman restart`), what the host itself does, not the fabric: wait for systemd to
+    finish booting, set the uplink's sysctls (a real host keeps them in sysctl.d) and start the VMs
+    again (its hypervisor). Nothing of the fabric: that is the boot unit's job, which this must not mask.
+    """
+    state = run("systemctl", "is-system-running", "--wait", check=False).stdout.strip()
+    for key in ("rp_filter", "arp_ignore"):
+        run("sysctl", "-q", "-w", f"net.ipv4.conf.{UPLINK}.{key}=1")
+    vms = []
+    for spec in args.vms:
+        port, mac, address = spec.split(",")
+        vms.append(vm(argparse.Namespace(port=port, mac=mac, address=address, mtu=args.mtu)))
+    return {"changed": True, "system": state, "vms": vms}
+
+
 def probe(args: argparse.Namespace) -> dict:
     """Ping TARGET from a VM (or the container itself) while tcpdump watches the uplink.
 
@@ -252,6 +268,10 @@ def main() -> None:
     p.add_argument("--underlay", action="store_true")
     p.add_argument("--mtu", type=int, default=1400)
     p.set_defaults(func=setup)
+    p = sub.add_parser("boot")
+    p.add_argument("vms", nargs="*", metavar="PORT,MAC,ADDRESS/PREFIX")
+    p.add_argument("--mtu", type=int, default=1400)
+    p.set_defaults(func=boot)
     p = sub.add_parser("probe")
     p.add_argument("target")
     p.add_argument("--vm", help="port name of the VM to ping from; the container itself when omitted")

@@ -1,0 +1,128 @@
+"""Put back, at boot, the host side of the fabric that the kernel forgets and OVSDB does not keep.
+
+    python3 netfabric-boot.py [--state=FILE] [--check]
+
+FILE (default: boot.json next to this script) is written by the pipeline role from the host's plan:
+
+    {"underlay": {"address": A, "prefix": P, "uplink": U, "bridge": B or null},
+     "links": [{"name": N, "kind": "vlan", "link": U, "vlan_id": V, "state": "up", "mtu": M (optional)}],
+     "owner": "netfabric:provider_vlans"}
+
+What OVSDB keeps (bridges, ports, MTU requests, br-phy's MAC) comes back with ovs-vswitchd and the
+flows with the flow-restore unit; what only the kernel held is put back here: the underlay address on
+the bridge (brought up) and off the uplink (the OS's own network configuration puts it back there at
+boot), and the VLAN subinterfaces with their mark, MTU and up state. The host is read once
+(`ip -j -d addr show`), the difference is applied in one `ip -batch -`; a second run writes nothing.
+Only what FILE names is touched: a link of that name that is not the VLAN it should be is left alone
+and reported (exit 1). Waits at most NETFABRIC_BOOT_WAIT seconds (default 60) for the bridge, which
+ovs-vswitchd creates, and the subinterfaces' parents to appear. Standard library only; the unit runs it with python3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "boot.json")
+IP_TIMEOUT = 30
+
+
+def read_links():
+    """Every link of the host by name, with its addresses and link details, from one `ip` call."""
+    out = subprocess.run(["ip", "-j", "-d", "addr", "show"], capture_output=True, text=True, check=True, timeout=IP_TIMEOUT).stdout
+    return {link["ifname"]: link for link in json.loads(out or "[]")}
+
+
+def needed_devices(state):
+    """The devices that must exist before anything is applied: the bridge and each subinterface's parent."""
+    names = {link["link"] for link in state.get("links", [])}
+    underlay = state.get("underlay") or {}
+    if underlay.get("bridge"):
+        names.update((underlay["bridge"], underlay["uplink"]))
+    return sorted(names)
+
+
+def _addresses(link):
+    return {(a["local"], a["prefixlen"]) for a in link.get("addr_info", []) if a.get("family") in ("inet", "inet6")}
+
+
+def plan(state, links):
+    """(ip -batch lines, problems) that take the host from `links` to `state`; no lines when it is there."""
+    lines, problems = [], []
+    owner = state.get("owner", "")
+    for want in state.get("links", []):
+        name = want["name"]
+        have = links.get(name)
+        if have is None:
+            if want["link"] not in links:
+                problems.append(f"{name}: parent {want['link']} does not exist")
+                continue
+            lines.append(f"link add link {want['link']} name {name} type vlan id {want['vlan_id']}")
+            if owner:
+                lines.append(f"link set dev {name} alias {owner}")
+            have = {"flags": [], "mtu": None}
+        else:
+            info = have.get("linkinfo", {})
+            if info.get("info_kind") != "vlan" or info.get("info_data", {}).get("id") != want["vlan_id"] or have.get("link") != want["link"]:
+                problems.append(f"{name}: exists but is not VLAN {want['vlan_id']} on {want['link']}; left alone")
+                continue
+        if want.get("mtu") and have.get("mtu") != want["mtu"]:
+            lines.append(f"link set dev {name} mtu {want['mtu']}")
+        if want.get("state", "up") == "up" and "UP" not in have.get("flags", []):
+            lines.append(f"link set dev {name} up")
+    underlay = state.get("underlay") or {}
+    bridge = underlay.get("bridge")
+    if bridge:
+        address = (underlay["address"], underlay["prefix"])
+        if bridge not in links:  # the address stays on the uplink: the host stays reachable
+            problems.append(f"{bridge}: does not exist (is ovs-vswitchd running?); the underlay address is left where it is")
+        else:
+            if "UP" not in links[bridge].get("flags", []):
+                lines.append(f"link set dev {bridge} up")
+            if address not in _addresses(links[bridge]):
+                lines.append(f"address add {address[0]}/{address[1]} dev {bridge}")
+            for local, prefix in sorted(_addresses(links.get(underlay["uplink"], {}))):
+                if local == address[0]:
+                    lines.append(f"address del {local}/{prefix} dev {underlay['uplink']}")
+    return lines, problems
+
+
+def main(argv):
+    state_file, check = DEFAULT_STATE, False
+    for arg in argv:
+        if arg.startswith("--state="):
+            state_file = arg.split("=", 1)[1]
+        elif arg == "--check":
+            check = True
+        else:
+            print(f"netfabric-boot: unknown argument: {arg}", file=sys.stderr)
+            return 2
+    try:
+        with open(state_file, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        print(f"netfabric-boot: no {state_file}: nothing to put back")
+        return 0
+    deadline = time.monotonic() + float(os.environ.get("NETFABRIC_BOOT_WAIT", "60"))
+    links = read_links()
+    while any(name not in links for name in needed_devices(state)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        links = read_links()
+    lines, problems = plan(state, links)
+    for line in lines:
+        print(f"netfabric-boot: {'would run' if check else 'ip'} {line}")
+    if lines and not check:
+        proc = subprocess.run(["ip", "-batch", "-"], input="".join(f"{line}\n" for line in lines), capture_output=True, text=True, check=False,
+                              timeout=IP_TIMEOUT)
+        if proc.returncode != 0:
+            problems.append(f"ip -batch failed (rc={proc.returncode}): {proc.stderr.strip()}")
+    for problem in problems:
+        print(f"netfabric-boot: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
