@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 # Port columns compared as plain values; interface columns likewise. Omitted = leave as is.
-PORT_SCALARS = ("tag", "vlan_mode", "bond_mode", "lacp")
+PORT_SCALARS = ("tag", "vlan_mode", "bond_mode", "lacp", "bond_updelay", "bond_downdelay")
 IFACE_SCALARS = ("mtu_request", "ofport_request", "ingress_policing_rate", "ingress_policing_burst")
 
 
@@ -54,6 +54,13 @@ def have_port(state, name):
     members = row["interface_names"]
     iface = state.interfaces.get(members[0], {}) if len(members) == 1 else {}
     trunks = row["trunks"] if isinstance(row["trunks"], list) else [row["trunks"]]
+    bond = len(members) > 1
+    ofport, error = optional(iface.get("ofport", [])), optional(iface.get("error", []))
+    if bond:  # a bond has no OpenFlow port of its own: it is healthy when every member is
+        member_rows = [state.interfaces.get(m, {}) for m in members]
+        ofports = [optional(r.get("ofport", [])) for r in member_rows]
+        ofport = -1 if any(o in (None, -1) for o in ofports) else min(ofports)
+        error = "; ".join(f"member {m}: {e}" for m, r in zip(members, member_rows) if (e := optional(r.get("error", [])))) or None
     return {
         "name": name,
         "state": "present",
@@ -67,14 +74,16 @@ def have_port(state, name):
         "other_config": row["other_config"],
         "mtu_request": optional(iface.get("mtu_request", [])),
         "ofport_request": optional(iface.get("ofport_request", [])),
-        "interfaces": members if len(members) > 1 else None,
-        "bond_mode": optional(row["bond_mode"]) if len(members) > 1 else None,
-        "lacp": optional(row["lacp"]) if len(members) > 1 else None,
+        "interfaces": members if bond else None,
+        "bond_mode": optional(row["bond_mode"]) if bond else None,
+        "lacp": optional(row["lacp"]) if bond else None,
+        "bond_updelay": row.get("bond_updelay", 0) if bond else None,
+        "bond_downdelay": row.get("bond_downdelay", 0) if bond else None,
         "ingress_policing_rate": iface.get("ingress_policing_rate"),
         "ingress_policing_burst": iface.get("ingress_policing_burst"),
         "qos": _have_qos(state, optional(row["qos"])),
-        "ofport": optional(iface.get("ofport", [])),
-        "error": optional(iface.get("error", [])),
+        "ofport": ofport,
+        "error": error,
     }
 
 
@@ -179,7 +188,7 @@ def predicted(want, have, bridge):
     base = dict(have) if have and not _recreated(want, have, bridge) else {
         "type": "system", "options": {}, "tag": None, "trunks": [], "vlan_mode": None, "external_ids": {},
         "other_config": {}, "mtu_request": None, "ofport_request": None, "interfaces": None, "bond_mode": None, "lacp": None,
-        "ingress_policing_rate": 0, "ingress_policing_burst": 0, "qos": None,
+        "bond_updelay": None, "bond_downdelay": None, "ingress_policing_rate": 0, "ingress_policing_burst": 0, "qos": None,
     }
     after = dict(base, name=want["name"], state="present", bridge=bridge)
     for column, value in want.items():

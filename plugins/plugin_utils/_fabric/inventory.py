@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge, network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge, network_node, nic, spec
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
@@ -95,6 +95,7 @@ class Host:
     netns_prefix: str = ""
     backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
     libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
+    bond: nic.Bond | None = None  # when netfabric_uplink is a bond; `uplink` is then its port name (nic.py)
 
 
 @dataclass(frozen=True)
@@ -261,11 +262,16 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     raw, bad = spec.check_each(spec.validators().host, raw, where, problems)
     ok = not bad & {"netfabric_underlay_ip", "netfabric_uplink", "netfabric_datapath_type"}
     underlay = _underlay(raw["netfabric_underlay_ip"], where, problems) if ok else None
-    uplink = raw["netfabric_uplink"]
-    if ok and (problem := _ifname_problem(uplink)) is not None:
-        problems.append(f"{where}: netfabric_uplink {problem}")
-        ok = False
     datapath = raw["netfabric_datapath_type"]
+    parsed = nic.parse_nic(raw["netfabric_uplink"], "netfabric_uplink", where, problems) if ok else None
+    ok = ok and parsed is not None
+    bond = parsed if isinstance(parsed, nic.Bond) else None
+    uplink = nic.port_name(parsed) if ok else raw["netfabric_uplink"]
+    if bond is not None and (datapath != "netdev" or raw["netfabric_backend"] != "ovs"):
+        problems.append(
+            f"{where}: a bonded netfabric_uplink needs netfabric_datapath_type netdev and netfabric_backend ovs (an Open vSwitch bond on br-phy); "
+            f"on this host bond the NICs in the kernel and set netfabric_uplink to that bond's name"
+        )
     vlans: list[int] = []
     for value in raw["netfabric_provider_vlans"]:
         vlan = _in_range("netfabric_provider_vlans", value, _validate.VLAN_ID, problems, where)
@@ -283,7 +289,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         problems.append(f"{where}: netfabric_netns_prefix {netns_prefix!r} is not 1-64 {_validate.NAME_RULE}: {problem}")
     ext = network_node.external(raw["netfabric_external"], where, problems)
     lv = libvirt.settings(raw["netfabric_libvirt"], where, problems)
-    ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems)
+    ports = _ports(where, raw["netfabric_ports"], nic.links(parsed) if ok else [], uplink if ok else None, datapath, vlans, problems)
     if not ok or underlay is None:
         return None
     ip, prefix = underlay
@@ -302,6 +308,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         netns_prefix,
         raw["netfabric_backend"],
         libvirt=lv,
+        bond=bond,
     )
 
 
@@ -318,9 +325,9 @@ def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IP
     return iface.ip, iface.network.prefixlen
 
 
-def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[int], problems: list[str]) -> tuple[Port, ...]:
+def _ports(where: str, raw_list: list, links: list[str], uplink: str | None, datapath: str, vlans: list[int], problems: list[str]) -> tuple[Port, ...]:
     checks = spec.validators()
-    taken = C.FABRIC_PORTS | {uplink}
+    taken = C.FABRIC_PORTS | {uplink, *links}
     if datapath == "netdev":
         taken |= {f"{C.PROVIDER_PORT_PREFIX}{v}" for v in vlans}
     seen: set[str] = set()

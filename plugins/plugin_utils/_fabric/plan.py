@@ -6,7 +6,8 @@
 bridges             ovs_bridge arguments, one per bridge
 ports               role -> ovs_ports arguments {bridge, owner, ports}; each role prunes only its owner
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
-underlay            where the tunnel endpoint address goes
+underlay            where the tunnel endpoint address goes (uplink: the uplink's port name; members: a
+                    bonded uplink's NICs, whose first MAC br-phy takes)
 flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy; an empty list removes
                     stale owned flows); flow_cookie is its `cookie`. br-int and br-tun are
                     `fail_mode: secure`: without these flows they forward nothing.
@@ -35,7 +36,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import libvirt, linuxbridge, nic
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
@@ -140,7 +141,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "ports": [{"name": PATCH_TUN, "type": "patch", "options": {"peer": PATCH_INT}, "ofport_request": PATCH_TUN_OFPORT}, *int_phy],
         },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
-        {"bridge": BR_PHY, "owner": OWNER, "ports": ([{"name": host.uplink}] if netdev else []) + phy_int},
+        {"bridge": BR_PHY, "owner": OWNER, "ports": ([nic.ovs_port(host.bond or host.uplink)] if netdev else []) + phy_int},
         *({"bridge": e.bridge, "owner": OWNER, "ports": [{"name": e.nic}] if e.nic else []} for e in external),
     ]
     # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
@@ -204,6 +205,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "prefix": host.prefix,
             "uplink": host.uplink,
             "bridge": BR_PHY if netdev else None,
+            **({"members": nic.links(host.bond)} if host.bond else {}),  # a bond's NICs: the MAC of the first, the guard on each
         },
         "flows": {
             BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),

@@ -68,6 +68,7 @@ class Validators:
         self.floating_ip = ArgumentSpecValidator(_flat(tenant["floating_ips"]["options"]))
         self.external = ArgumentSpecValidator(_flat(spec["netfabric_external"]["options"]))
         self.libvirt = ArgumentSpecValidator(_flat(spec["netfabric_libvirt"]["options"]))
+        self.bond = ArgumentSpecValidator(_flat(spec["netfabric_uplink"]["options"]))  # a bonded NIC (nic.py)
         self.fabric_vars = tuple(name for name in spec if name not in HOST_VARS or name in _HOST_DEFAULT_IS_FABRIC)
         self.defaults = {name: option.get("default") for name, option in flat.items()}
 
