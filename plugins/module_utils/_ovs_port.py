@@ -294,14 +294,18 @@ def plan_ports(bridge, wants, state, *, purge=False, owner=DEFAULT_OWNER, aggreg
             before.pop(name)
             after.pop(name)
     if purge:
+        # Removals go first in the transaction: a pruned port frees its interface name for a wanted one
+        # (a NIC that becomes a bond member, or a member that becomes a port of its own again).
+        removals = []
         for name in _bridge_ports(state, bridge):
             row = state.ports[name]
             if name not in named and (row["external_ids"] or {}).get(OWNER_KEY) == owner:
                 removal, back = _remove(state, bridge, name)
-                commands += removal
+                removals += removal
                 before[name] = public(have_port(state, name))
                 if back:
                     after[name] = back
+        commands = removals + commands
     return commands, before, after
 
 

@@ -192,6 +192,12 @@ def test_bond_member_change_recreates_the_bond(state):
     assert commands[1][:6] == ["add-bond", "br-int", "bond0", "e1", "e2", "e3"]
 
 
+def test_pruned_ports_go_first_so_a_wanted_bond_can_take_their_interface(state):
+    want = port_want(name="bondx", interfaces=["patch-tun", "e3"])
+    commands = po.plan_ports("br-int", [want], state, purge=True, owner="netfabric")[0]
+    assert commands[0] == ["del-port", "br-int", "patch-tun"] and commands[1][:5] == ["add-bond", "br-int", "bondx", "e3", "patch-tun"]
+
+
 def test_bond_mode_and_delays_change_in_place(state):
     """A bond's mode, LACP and delays are Port columns: set on the existing bond, which stays."""
     want = port_want(name="bond0", interfaces=["e1", "e2"], bond_mode="active-backup", lacp="off", bond_updelay=100, bond_downdelay=0)
