@@ -44,15 +44,16 @@ def up(prefix: str, example: Path) -> Path:
     netns.down(prefix)
     for name, hostvars in hosts.items():  # a linuxbridge host runs no Open vSwitch
         netns.Hypervisor(prefix, name).start(ovs=hostvars.get("netfabric_backend", group.get("netfabric_backend", "ovs")) == "ovs")
-    netns.wire(prefix, list(hosts), uplink=group.get("netfabric_uplink", "uplink"), mtu=group.get("netfabric_underlay_mtu"))
+    links = {name: uplink_links(hostvars.get("netfabric_uplink", group.get("netfabric_uplink", "uplink"))) for name, hostvars in hosts.items()}
+    netns.wire(prefix, list(hosts), links=links, mtu=group.get("netfabric_underlay_mtu"))
     outside(prefix, hosts)
     mtu = int(group.get("netfabric_tenant_mtu", 1400))
     tenant_mtu = {t["name"]: int(t["mtu"]) for t in group.get("netfabric_tenants", []) if t.get("mtu")}
     lab_hosts = {}
     for name, hostvars in hosts.items():
         hv = netns.Hypervisor(prefix, name)
-        uplink = hostvars.get("netfabric_uplink", group.get("netfabric_uplink", "uplink"))
-        # Where a real host starts: the underlay address on its NIC; the bridges role moves it.
+        uplink = links[name][0]
+        # Where a real host starts: the underlay address on its NIC (a bond's first); the bridges role moves it.
         netns.sh("ip", "-n", hv.netns, "addr", "add", hostvars["netfabric_underlay_ip"], "dev", uplink)
         if hostvars.get("netfabric_backend", group.get("netfabric_backend", "ovs")) == "linuxbridge":
             # The kernel's VXLAN leaves the outer UDP checksum to the NIC; a real NIC finishes it, the
@@ -75,6 +76,11 @@ def up(prefix: str, example: Path) -> Path:
     inventory = netns.lab_root(prefix) / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"hypervisors": {"hosts": lab_hosts}}))
     return inventory
+
+
+def uplink_links(uplink) -> list[str]:
+    """The NICs of a host's netfabric_uplink on the underlay switch: its own, or a bond's members."""
+    return list(uplink["members"]) if isinstance(uplink, dict) else [uplink]
 
 
 OUTSIDE = "outside"  # the host on the network nodes' external network, at its gateway address

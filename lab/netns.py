@@ -195,8 +195,9 @@ def down(prefix: str, *, family: bool = False):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def wire(prefix: str, hosts: list[str], uplink: str = "uplink", mtu: int | None = None):
-    """Put each hypervisor's `uplink` on one Linux bridge in the namespace PREFIX-sw (the underlay switch).
+def wire(prefix: str, hosts: list[str], uplink: str = "uplink", links: dict[str, list[str]] | None = None, mtu: int | None = None):
+    """Put each hypervisor's `uplink` on one Linux bridge in the namespace PREFIX-sw (the underlay switch);
+    `links` may give a host several NICs there instead (a bond's members), each its own switch port.
     With `mtu` the switch's ports carry frames that large (a veth drops what exceeds its peer's MTU);
     each host's own end starts at the kernel's 1500, like a NIC, and the fabric sets it."""
     sw = f"{prefix}-sw"
@@ -206,10 +207,16 @@ def wire(prefix: str, hosts: list[str], uplink: str = "uplink", mtu: int | None 
         sh("ip", "-n", sw, "link", "set", "sw0", "up")
     for index, host in enumerate(hosts):
         hv = Hypervisor(prefix, host)
-        peer = f"p{index}-{host}"[:15]
-        sh("ip", "link", "add", uplink, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", sw)
-        sh("ip", "-n", sw, "link", "set", peer, *(["mtu", str(mtu)] if mtu else []), "master", "sw0", "up")
-        sh("ip", "-n", hv.netns, "link", "set", uplink, "up")
+        for number, link in enumerate((links or {}).get(host, [uplink])):
+            peer = switch_port(index, host, number)
+            sh("ip", "link", "add", link, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", sw)
+            sh("ip", "-n", sw, "link", "set", peer, *(["mtu", str(mtu)] if mtu else []), "master", "sw0", "up")
+            sh("ip", "-n", hv.netns, "link", "set", link, "up")
+
+
+def switch_port(index: int, host: str, number: int = 0) -> str:
+    """The underlay switch's port for the `number`th NIC of the `index`th host given to wire()."""
+    return (f"p{index}-{host}" if number == 0 else f"p{index}{number}-{host}")[:15]
 
 
 def add_vm(prefix: str, host: str, vm: str, port: str, address: str | None, mac: str | None = None, mtu: int = 1400):

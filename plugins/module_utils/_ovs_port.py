@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 # Port columns compared as plain values; interface columns likewise. Omitted = leave as is.
-PORT_SCALARS = ("tag", "vlan_mode", "bond_mode", "lacp")
+PORT_SCALARS = ("tag", "vlan_mode", "bond_mode", "lacp", "bond_updelay", "bond_downdelay")
 IFACE_SCALARS = ("mtu_request", "ofport_request", "ingress_policing_rate", "ingress_policing_burst")
 
 
@@ -54,6 +54,13 @@ def have_port(state, name):
     members = row["interface_names"]
     iface = state.interfaces.get(members[0], {}) if len(members) == 1 else {}
     trunks = row["trunks"] if isinstance(row["trunks"], list) else [row["trunks"]]
+    bond = len(members) > 1
+    ofport, error = optional(iface.get("ofport", [])), optional(iface.get("error", []))
+    if bond:  # a bond has no OpenFlow port of its own: it is healthy when every member is
+        member_rows = [state.interfaces.get(m, {}) for m in members]
+        ofports = [optional(r.get("ofport", [])) for r in member_rows]
+        ofport = -1 if any(o in (None, -1) for o in ofports) else min(ofports)
+        error = "; ".join(f"member {m}: {e}" for m, r in zip(members, member_rows) if (e := optional(r.get("error", [])))) or None
     return {
         "name": name,
         "state": "present",
@@ -65,17 +72,25 @@ def have_port(state, name):
         "vlan_mode": optional(row["vlan_mode"]),
         "external_ids": row["external_ids"],
         "other_config": row["other_config"],
-        "mtu_request": optional(iface.get("mtu_request", [])),
+        "mtu_request": _members_value(state, members, "mtu_request") if bond else optional(iface.get("mtu_request", [])),
         "ofport_request": optional(iface.get("ofport_request", [])),
-        "interfaces": members if len(members) > 1 else None,
-        "bond_mode": optional(row["bond_mode"]) if len(members) > 1 else None,
-        "lacp": optional(row["lacp"]) if len(members) > 1 else None,
+        "interfaces": members if bond else None,
+        "bond_mode": optional(row["bond_mode"]) if bond else None,
+        "lacp": optional(row["lacp"]) if bond else None,
+        "bond_updelay": row.get("bond_updelay", 0) if bond else None,
+        "bond_downdelay": row.get("bond_downdelay", 0) if bond else None,
         "ingress_policing_rate": iface.get("ingress_policing_rate"),
         "ingress_policing_burst": iface.get("ingress_policing_burst"),
         "qos": _have_qos(state, optional(row["qos"])),
-        "ofport": optional(iface.get("ofport", [])),
-        "error": optional(iface.get("error", [])),
+        "ofport": ofport,
+        "error": error,
     }
+
+
+def _members_value(state, members, column):
+    """A bond's interface column as one value: its members' common one, else None (a wanted value is then written to each)."""
+    values = {optional(state.interfaces.get(m, {}).get(column, [])) for m in members}
+    return values.pop() if len(values) == 1 else None
 
 
 def _have_qos(state, uuid):
@@ -179,7 +194,7 @@ def predicted(want, have, bridge):
     base = dict(have) if have and not _recreated(want, have, bridge) else {
         "type": "system", "options": {}, "tag": None, "trunks": [], "vlan_mode": None, "external_ids": {},
         "other_config": {}, "mtu_request": None, "ofport_request": None, "interfaces": None, "bond_mode": None, "lacp": None,
-        "ingress_policing_rate": 0, "ingress_policing_burst": 0, "qos": None,
+        "bond_updelay": None, "bond_downdelay": None, "ingress_policing_rate": 0, "ingress_policing_burst": 0, "qos": None,
     }
     after = dict(base, name=want["name"], state="present", bridge=bridge)
     for column, value in want.items():
@@ -285,14 +300,18 @@ def plan_ports(bridge, wants, state, *, purge=False, owner=DEFAULT_OWNER, aggreg
             before.pop(name)
             after.pop(name)
     if purge:
+        # Removals go first in the transaction: a pruned port frees its interface name for a wanted one
+        # (a NIC that becomes a bond member, or a member that becomes a port of its own again).
+        removals = []
         for name in _bridge_ports(state, bridge):
             row = state.ports[name]
             if name not in named and (row["external_ids"] or {}).get(OWNER_KEY) == owner:
                 removal, back = _remove(state, bridge, name)
-                commands += removal
+                removals += removal
                 before[name] = public(have_port(state, name))
                 if back:
                     after[name] = back
+        commands = removals + commands
     return commands, before, after
 
 

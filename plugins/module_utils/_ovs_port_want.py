@@ -20,6 +20,7 @@ VLAN_MODES = ("access", "trunk", "native-tagged", "native-untagged", "dot1q-tunn
 BOND_MODES = ("active-backup", "balance-slb", "balance-tcp")
 LACP_MODES = ("active", "passive", "off")
 QOS_TYPES = ("linux-htb", "linux-hfsc", "egress-policer")
+BOND_DELAY = (0, 2**31 - 1)  # ms; the columns are integers
 
 
 PORT_OPTIONS = dict(
@@ -38,6 +39,8 @@ PORT_OPTIONS = dict(
     interfaces=dict(type="list", elements="str"),
     bond_mode=dict(type="str", choices=list(BOND_MODES)),
     lacp=dict(type="str", choices=list(LACP_MODES)),
+    bond_updelay=dict(type="int"),
+    bond_downdelay=dict(type="int"),
     ingress_policing_rate=dict(type="int"),
     ingress_policing_burst=dict(type="int"),
     qos=dict(
@@ -94,8 +97,11 @@ def want_port(spec, index, owner):
         if len(members) < 2:
             raise v.ValidationError(f"{f('interfaces')}: a bond needs at least 2 interfaces")
         members = sorted(v.ifname(f(f"interfaces[{n}]"), m) for n, m in enumerate(members))
-    elif spec.get("bond_mode") or spec.get("lacp"):
-        raise v.ValidationError(f"{f('bond_mode')}/{f('lacp')}: only for bonds (set {f('interfaces')})")
+    elif spec.get("bond_mode") or spec.get("lacp") or spec.get("bond_updelay") is not None or spec.get("bond_downdelay") is not None:
+        raise v.ValidationError(f"{f('bond_mode')}/{f('lacp')}/{f('bond_updelay')}/{f('bond_downdelay')}: only for bonds (set {f('interfaces')})")
+    for column in ("bond_updelay", "bond_downdelay"):
+        if spec.get(column) is not None:
+            v.int_range(f(column), spec[column], BOND_DELAY)
     for column in ("mtu_request", "ingress_policing_rate", "ingress_policing_burst"):
         if spec.get(column) is not None and spec[column] < 0:
             raise v.ValidationError(f"{f(column)}: {spec[column]!r} must be 0 or more")
@@ -123,6 +129,8 @@ def want_port(spec, index, owner):
         interfaces=members,
         bond_mode=spec.get("bond_mode"),
         lacp=spec.get("lacp"),
+        bond_updelay=spec.get("bond_updelay"),
+        bond_downdelay=spec.get("bond_downdelay"),
         ingress_policing_rate=spec.get("ingress_policing_rate"),
         ingress_policing_burst=spec.get("ingress_policing_burst"),
         qos=_want_qos(f("qos"), spec.get("qos")),

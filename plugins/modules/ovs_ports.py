@@ -126,6 +126,12 @@ options:
         description: LACP negotiation of the bond; only with O(ports[].interfaces).
         type: str
         choices: [active, passive, "off"]
+      bond_updelay:
+        description: Milliseconds a member's carrier must be up before the bond uses it; only with O(ports[].interfaces).
+        type: int
+      bond_downdelay:
+        description: Milliseconds a member's carrier must be down before the bond stops using it; only with O(ports[].interfaces).
+        type: int
       ingress_policing_rate:
         description: Ingress policing rate in kbit/s (0 disables policing).
         type: int

@@ -117,6 +117,28 @@ def test_bond_with_lacp(bridges):
     assert hv.vsctl("iface-to-br", "e3").strip() == "br-int"
 
 
+def test_a_nic_becomes_a_bond_member_and_back_in_one_call(bridges):
+    """A bonded uplink replacing the single one (netfabric_uplink from a NIC to a bond of it and
+    another): the pruned port frees its interface before the bond takes it, in the one transaction;
+    and back. Bond mode and delays change in place."""
+    hv = bridges
+    for name in ("e1", "e2"):
+        hv.exec("ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p")
+    single = {"bridge": "br-int", "owner": "up", "purge": True, "ports": [{"name": "e1"}]}
+    bonded = dict(single, ports=[{"name": "bond0", "interfaces": ["e1", "e2"], "bond_mode": "active-backup", "bond_updelay": 100}])
+    assert run_module(hv, "ovs_ports", single)["changed"]
+    assert run_module(hv, "ovs_ports", bonded)["changed"]
+    assert sorted(hv.vsctl("list-ports", "br-int").split()) == ["bond0"]
+    assert run_module(hv, "ovs_ports", bonded)["changed"] is False
+    tuned = dict(single, ports=[dict(bonded["ports"][0], bond_mode="balance-slb", bond_updelay=0, bond_downdelay=300)])
+    assert run_module(hv, "ovs_ports", tuned)["changed"]
+    row = json.loads(hv.vsctl("--format=json", "--data=json", "--columns=bond_mode,bond_updelay,bond_downdelay", "list", "Port", "bond0"))
+    assert row["data"][0] == ["balance-slb", 0, 300]
+    assert run_module(hv, "ovs_ports", tuned)["changed"] is False
+    assert run_module(hv, "ovs_ports", single)["changed"]
+    assert sorted(hv.vsctl("list-ports", "br-int").split()) == ["e1"]
+
+
 def test_ingress_policing_and_htb_queues(bridges):
     hv = bridges
     hv.exec("ip", "link", "add", "q1", "type", "veth", "peer", "name", "q1p")

@@ -83,3 +83,12 @@ def test_it_waits_for_the_bridge_and_the_parents():
     state = {"underlay": UNDERLAY, "links": [vlan("d0.5", "d0", 5)]}
     assert boot.needed_devices(state) == ["br0", "d0", "v0p"]
     assert boot.needed_devices({"underlay": dict(UNDERLAY, bridge=None)}) == []
+
+
+def test_a_bonded_uplink_is_its_members():
+    """An Open vSwitch bond has no kernel device: the script waits for its members and takes the address off them."""
+    bonded = dict(UNDERLAY, uplink="bond0", members=["v0p", "v9"])
+    assert boot.needed_devices({"underlay": bonded}) == ["br0", "v0p", "v9"]
+    lines, problems = boot.plan({"underlay": bonded}, links("addr_host.json"))
+    assert lines == ["address add 192.0.2.9/24 dev br0", "address del 192.0.2.9/24 dev v0p"]
+    assert problems == []

@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge, network_node, spec
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge, network_node, nic, spec
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import External, FloatingIp, Router, Subnet
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import LOCAL_VLANS, subinterface_name, tunnel_port_name
 
@@ -98,6 +98,7 @@ class Host:
     libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
     provider_nic: str | None = None  # netfabric_provider_nic: provider-VLAN tenants go through br-provider (_provider_nic)
     dpdk: dpdk.Dpdk | None = None  # netfabric_dpdk (dpdk.py)
+    bond: nic.Bond | None = None  # when netfabric_uplink is a bond; `uplink` is then its port name (nic.py)
 
 
 @dataclass(frozen=True)
@@ -265,11 +266,16 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     raw, bad = spec.check_each(spec.validators().host, raw, where, problems)
     ok = not bad & {"netfabric_underlay_ip", "netfabric_uplink", "netfabric_datapath_type"}
     underlay = _underlay(raw["netfabric_underlay_ip"], where, problems) if ok else None
-    uplink = raw["netfabric_uplink"]
-    if ok and (problem := _ifname_problem(uplink)) is not None:
-        problems.append(f"{where}: netfabric_uplink {problem}")
-        ok = False
     datapath = raw["netfabric_datapath_type"]
+    parsed = nic.parse_nic(raw["netfabric_uplink"], "netfabric_uplink", where, problems) if ok else None
+    ok = ok and parsed is not None
+    bond = parsed if isinstance(parsed, nic.Bond) else None
+    uplink = nic.port_name(parsed) if ok else raw["netfabric_uplink"]
+    if bond is not None and (datapath != "netdev" or raw["netfabric_backend"] != "ovs"):
+        problems.append(
+            f"{where}: a bonded netfabric_uplink needs netfabric_datapath_type netdev and netfabric_backend ovs (an Open vSwitch bond on br-phy); "
+            f"on this host bond the NICs in the kernel and set netfabric_uplink to that bond's name"
+        )
     vlans: list[int] = []
     for value in raw["netfabric_provider_vlans"]:
         vlan = _in_range("netfabric_provider_vlans", value, _validate.VLAN_ID, problems, where)
@@ -291,7 +297,9 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     if provider_nic is not None and ext is not None and ext.nic == provider_nic:
         problems.append(f"{where}: netfabric_provider_nic {provider_nic!r} is also netfabric_external.nic; each needs a NIC of its own")
     dp = dpdk.settings(raw["netfabric_dpdk"], where, problems)
-    ports = _ports(where, raw["netfabric_ports"], uplink, datapath, vlans, problems, provider_nic)
+    if dp is not None and bond is not None:
+        problems.append(f"{where}: netfabric_dpdk with a bonded netfabric_uplink is not supported yet (allowed: a plain uplink NIC)")
+    ports = _ports(where, raw["netfabric_ports"], nic.links(parsed) if ok else [], uplink if ok else None, datapath, vlans, problems, provider_nic)
     if not ok or underlay is None:
         return None
     ip, prefix = underlay
@@ -312,6 +320,7 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         libvirt=lv,
         provider_nic=provider_nic,
         dpdk=dp,
+        bond=bond,
     )
 
 
@@ -350,9 +359,10 @@ def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IP
     return iface.ip, iface.network.prefixlen
 
 
-def _ports(where: str, raw_list: list, uplink: str, datapath: str, vlans: list[int], problems: list[str], provider_nic: str | None = None) -> tuple[Port, ...]:
+def _ports(where: str, raw_list: list, links: list[str], uplink: str | None, datapath: str, vlans: list[int], problems: list[str],
+           provider_nic: str | None = None) -> tuple[Port, ...]:
     checks = spec.validators()
-    taken = C.FABRIC_PORTS | {uplink} | ({provider_nic} if provider_nic else set())
+    taken = C.FABRIC_PORTS | {uplink, *links} | ({provider_nic} if provider_nic else set())
     if datapath == "netdev":
         taken |= {f"{C.PROVIDER_PORT_PREFIX}{v}" for v in vlans}
     seen: set[str] = set()

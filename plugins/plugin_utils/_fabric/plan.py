@@ -6,8 +6,9 @@
 bridges             ovs_bridge arguments, one per bridge
 ports               role -> ovs_ports arguments {bridge, owner, ports}; each role prunes only its owner
 vlan_subinterfaces  ip_link arguments (provider VLANs on system-datapath hosts)
-underlay            where the tunnel endpoint address goes, the underlay MTU and the uplink's ip_link
-                    arguments (`links`, system-datapath hosts: the uplink MTU)
+underlay            where the tunnel endpoint address goes (uplink: the uplink's port name; members: a
+                    bonded uplink's NICs, whose first MAC br-phy takes), the underlay MTU and the uplink's
+                    ip_link arguments (`links`, system-datapath hosts: the uplink MTU)
 flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy, and br-provider on a
                     host with a provider NIC; an empty list removes stale owned flows); flow_cookie
                     is its `cookie`. br-int, br-tun and br-provider are `fail_mode: secure`:
@@ -41,7 +42,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
     PROVIDER_PORT_PREFIX,
     TENANT_KEY,
 )
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import dpdk, libvirt, linuxbridge, nic
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.br_int import IntTenant, VmPort, br_int_flows
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
@@ -138,7 +139,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
          **({"mtu_request": fabric.underlay_mtu} if netdev else {})},  # it holds the underlay address there
         *({"name": e.bridge, "datapath_type": host.datapath_type, "fail_mode": "standalone", "protocols": OPENFLOW, "owner": OWNER} for e in external),
     ]
-    uplink_ports, uplink_links = uplink(host.uplink, fabric.underlay_mtu, netdev=netdev)
+    uplink_ports, uplink_links = uplink(host.bond or host.uplink, fabric.underlay_mtu, netdev=netdev)
     uplink_ports = [{**port, **dpdk.nic_interface(host, port["name"], fabric.underlay_mtu)} for port in uplink_ports]  # dpdk ports on DPDK hosts
     # Provider VLANs leave through br-provider on a host with its own provider NIC, else through br-phy.
     carrier = _provider_carrier(host.provider_nic)
@@ -224,6 +225,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "bridge": BR_PHY if netdev else None,
             "mtu": fabric.underlay_mtu,
             "links": uplink_links,  # ip_link arguments: the uplink where OVS does not own it
+            **({"members": nic.links(host.bond)} if host.bond else {}),  # a bond's NICs: the MAC of the first, the guard on each
         },
         "flows": {
             BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),

@@ -71,6 +71,7 @@ class Validators:
         self.external = ArgumentSpecValidator(_flat(spec["netfabric_external"]["options"]))
         self.libvirt = ArgumentSpecValidator(_flat(spec["netfabric_libvirt"]["options"]))
         self.dpdk = ArgumentSpecValidator(_flat(spec["netfabric_dpdk"]["options"]))
+        self.bond = ArgumentSpecValidator(_flat(spec["netfabric_uplink"]["options"]))  # a bonded NIC (nic.py)
         self.fabric_vars = tuple(name for name in spec if name not in HOST_VARS or name in _HOST_DEFAULT_IS_FABRIC)
         self.defaults = {name: option.get("default") for name, option in flat.items()}
 

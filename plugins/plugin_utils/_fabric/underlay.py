@@ -23,8 +23,12 @@ Everything else keeps NORMAL: broadcasts and multicast, tagged frames (provider 
 tagged internal ports), the host's own sending. The provider-VLAN flows of br-phy (pipeline.py)
 match frames from phy-br-int only, so the two sets never meet.
 
+A bonded uplink has no OpenFlow port of its own: the flows match each member, and br-phy takes
+the first member's MAC (a real NIC's, so it stays the same as long as the inventory lists that
+member first; a bond port on the userspace datapath has no kernel device to read a MAC from).
+
 The MAC is the one input that is not in the inventory: the netfabric role reads it from the
-uplink on the host and adds these flows to the host's plan (with_underlay_mac); a host's plan
+uplink (a bond's first member) on the host and adds these flows to the host's plan (with_underlay_mac); a host's plan
 still needs no other host's facts.
 """
 
@@ -35,19 +39,20 @@ import re
 from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import nic
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
-def uplink(name: str, mtu: int, *, netdev: bool) -> tuple[list[dict], list[dict]]:
-    """The uplink `name` at the underlay MTU, as (br-phy ports, ip_link arguments).
+def uplink(name: nic.Nic | nic.Bond, mtu: int, *, netdev: bool) -> tuple[list[dict], list[dict]]:
+    """The uplink (a NIC's name or a bond) at the underlay MTU, as (br-phy ports, ip_link arguments).
 
     On netdev hosts it is a port of br-phy: OVS owns it and resets an MTU set with `ip link`, so
-    the MTU is its `mtu_request`. On system-datapath hosts it is a plain NIC that keeps the underlay
-    address and that OVS never opens: `ip link` sets it. A bonded uplink gives each member the same.
+    the MTU is its `mtu_request` (a bond's: each member's). On system-datapath hosts it is a plain
+    NIC that keeps the underlay address and that OVS never opens: `ip link` sets it.
     """
     if netdev:
-        return [{"name": name, "mtu_request": mtu}], []
+        return [{**nic.ovs_port(name), "mtu_request": mtu}], []
     return [], [{"name": name, "mtu": mtu}]
 
 
@@ -59,13 +64,23 @@ def unicast_mac(mac: Any) -> str:
     return text
 
 
-def underlay_flows(uplink: str, mac: str) -> list[str]:
-    """The owned flows of br-phy that guard the underlay address `mac` on `uplink`."""
+def underlay_flows(uplink: str | list[str], mac: str) -> list[str]:
+    """The owned flows of br-phy that guard the underlay address `mac` on `uplink` (a NIC, or the
+    members of a bond: a bond has no OpenFlow port, each member is one)."""
     mac = unicast_mac(mac)
     return [
-        f"table=0,priority=6,in_port={uplink},dl_src={mac},actions=drop",
-        f"table=0,priority=5,in_port={uplink},vlan_tci=0x0000/0x1fff,dl_dst={mac},actions=LOCAL",
+        flow
+        for port in ([uplink] if isinstance(uplink, str) else uplink)
+        for flow in (
+            f"table=0,priority=6,in_port={port},dl_src={mac},actions=drop",
+            f"table=0,priority=5,in_port={port},vlan_tci=0x0000/0x1fff,dl_dst={mac},actions=LOCAL",
+        )
     ]
+
+
+def in_ports(underlay: dict[str, Any]) -> list[str]:
+    """The OpenFlow ports of the plan's uplink: a bond's members, or the uplink itself."""
+    return list(underlay.get("members") or [underlay["uplink"]])
 
 
 def with_underlay_mac(host_plan: dict[str, Any], mac: str | None) -> dict[str, Any]:
@@ -83,12 +98,12 @@ def with_underlay_mac(host_plan: dict[str, Any], mac: str | None) -> dict[str, A
         raise ValueError(f"host {host_plan.get('host')}: the underlay bridge is {underlay['bridge']}, not {BR_PHY}")
     if mac is None:
         raise ValueError(f"host {host_plan.get('host')}: its underlay is on {BR_PHY}, whose guard flows need the uplink's MAC")
-    guard = underlay_flows(underlay["uplink"], mac)
+    guard = underlay_flows(in_ports(underlay), mac)
     result = copy.deepcopy(host_plan)
     old = underlay.get("mac")
     flows = result["flows"].get(BR_PHY, [])
     if old is not None:  # applied before: replace that guard, keep the other flows of br-phy
-        flows = [flow for flow in flows if flow not in underlay_flows(underlay["uplink"], old)]
+        flows = [flow for flow in flows if flow not in underlay_flows(in_ports(underlay), old)]
     result["flows"][BR_PHY] = guard + flows
     result["underlay"]["mac"] = unicast_mac(mac)
     for bridge in result.get("bridges", []):  # the bridge that takes the address takes the uplink's MAC too

@@ -41,8 +41,13 @@ def needed_devices(state):
     names = {link["link"] for link in state.get("links", [])}
     underlay = state.get("underlay") or {}
     if underlay.get("bridge"):
-        names.update((underlay["bridge"], underlay["uplink"]))
+        names.update((underlay["bridge"], *uplink_links(underlay)))
     return sorted(names)
+
+
+def uplink_links(underlay):
+    """The kernel links of the uplink: a bonded uplink's members (an OVS bond has no kernel device), else the uplink."""
+    return underlay.get("members") or [underlay["uplink"]]
 
 
 def _addresses(link):
@@ -84,9 +89,10 @@ def plan(state, links):
                 lines.append(f"link set dev {bridge} up")
             if address not in _addresses(links[bridge]):
                 lines.append(f"address add {address[0]}/{address[1]} dev {bridge}")
-            for local, prefix in sorted(_addresses(links.get(underlay["uplink"], {}))):
-                if local == address[0]:
-                    lines.append(f"address del {local}/{prefix} dev {underlay['uplink']}")
+            for link in uplink_links(underlay):
+                for local, prefix in sorted(_addresses(links.get(link, {}))):
+                    if local == address[0]:
+                        lines.append(f"address del {local}/{prefix} dev {link}")
     return lines, problems
 
 

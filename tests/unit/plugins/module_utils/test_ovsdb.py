@@ -210,6 +210,32 @@ def test_bond_member_change_recreates_the_bond(state):
     assert commands[1][:6] == ["add-bond", "br-int", "bond0", "e1", "e2", "e3"]
 
 
+def test_pruned_ports_go_first_so_a_wanted_bond_can_take_their_interface(state):
+    want = port_want(name="bondx", interfaces=["patch-tun", "e3"])
+    commands = po.plan_ports("br-int", [want], state, purge=True, owner="netfabric")[0]
+    assert commands[0] == ["del-port", "br-int", "patch-tun"] and commands[1][:5] == ["add-bond", "br-int", "bondx", "e3", "patch-tun"]
+
+
+def test_bond_mode_and_delays_change_in_place(state):
+    """A bond's mode, LACP and delays are Port columns: set on the existing bond, which stays."""
+    want = port_want(name="bond0", interfaces=["e1", "e2"], bond_mode="active-backup", lacp="off", bond_updelay=100, bond_downdelay=0)
+    commands, before, after = po.plan_ports("br-int", [want], state)
+    assert commands == [["set", "Port", "bond0", "bond_mode=\"active-backup\"", "lacp=\"off\"", "bond_updelay=100"]]
+    assert (before["bond0"]["bond_updelay"], after["bond0"]["bond_updelay"]) == (0, 100)
+    same = port_want(name="bond0", interfaces=["e1", "e2"], bond_mode="balance-tcp", lacp="active", bond_updelay=0, bond_downdelay=0)
+    assert po.plan_ports("br-int", [same], state)[0] == []
+
+
+def test_bond_health_is_its_members(state):
+    """A bond has no OpenFlow port of its own: verify looks at each member."""
+    bond = po.have_port(state, "bond0")
+    assert po.port_problems({"bond0": bond}, ["bond0"]) == [] and bond["ofport"] == min(state.interfaces[m]["ofport"] for m in ("e1", "e2"))
+    broken = OvsState(parse_tables(LAB.read_text()))
+    broken.interfaces["e2"] = dict(broken.interfaces["e2"], ofport=-1, error="could not open network device e2 (No such device)")
+    assert po.port_problems({"bond0": po.have_port(broken, "bond0")}, ["bond0"]) == [
+        "bond0: no OpenFlow port (ofport -1)", "bond0: member e2: could not open network device e2 (No such device)"]
+
+
 def test_qos_replacement_destroys_the_old_rows(state):
     have = po.have_port(state, "q1")
     want = port_want(name="q1", qos={"type": "linux-htb", "other_config": {"max-rate": 100000000}, "queues": {0: {"min-rate": 20000000}}})
@@ -231,6 +257,8 @@ def test_qos_replacement_destroys_the_old_rows(state):
     ({"name": "p", "type": "patch"}, "options.peer"),
     ({"name": "p", "interfaces": ["only-one"]}, "interfaces"),
     ({"name": "p", "bond_mode": "balance-tcp"}, "bond_mode"),
+    ({"name": "p", "bond_updelay": 100}, "bond_updelay"),
+    ({"name": "p", "interfaces": ["e1", "e2"], "bond_downdelay": -1}, "bond_downdelay"),
     ({"name": "p", "mtu_request": 20}, "mtu_request"),
     ({"name": "p:1"}, "name"),
 ])
