@@ -151,7 +151,9 @@ def test_bridge_port_isolated(hv):
     r = run_module(hv, "ip_link", port, check=True, diff=True)
     assert r["changed"] is True and r["diff"]["after"]["isolated"] is True and comparable(links(hv)) == snapshot
     r = run_module(hv, "ip_link", port)
-    assert r["commands"][-1] == ["ip", "link", "set", "dev", "p0", "type", "bridge_slave", "isolated", "on"]
+    assert r["commands"][-3:] == [["ip", "link", "set", "dev", "p0", "master", "br0"],
+                                  ["ip", "link", "set", "dev", "p0", "type", "bridge_slave", "isolated", "on"],
+                                  ["ip", "link", "set", "dev", "p0", "up"]]  # isolated before it forwards
     assert links(hv)["p0"]["linkinfo"]["info_slave_data"]["isolated"] is True and r["link"]["isolated"] is True
     assert run_module(hv, "ip_link", port)["changed"] is False
 

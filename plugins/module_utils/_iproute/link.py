@@ -143,15 +143,19 @@ def plan_link(want, have):
             settings += ["nomaster"] if want[field] == "" else [field, str(want[field])]
         if want["state"] in ("up", "down") and have["state"] != want["state"]:
             settings.append(want["state"])
+    port = _bridge_port_lines(want, have, recreate)
+    up_last = port and settings[-1:] == ["up"]  # the port forwards only once its flags are set
+    if up_last:
+        settings.pop()
     if settings:
         lines.append(["link", "set", "dev", name] + settings)
-    return lines + _bridge_port_lines(want, have, recreate)
+    return lines + port + ([["link", "set", "dev", name, "up"]] if up_last else [])
 
 
 def _bridge_port_lines(want, have, recreate):
-    """`isolated` of the link's port in its bridge, after the link is in it. A port that is new to
-    its bridge (a new or recreated link, or one that changes bridge) starts with the kernel's
-    default, off."""
+    """`isolated` of the link's port in its bridge, after the link is in it and before it is up (a
+    port that forwards before it is isolated can close a flooding loop). A port that is new to its
+    bridge (a new or recreated link, or one that changes bridge) starts with the kernel's default, off."""
     if want.get("isolated") is None:
         return []
     name = want["name"]

@@ -470,8 +470,9 @@ def test_plan_isolated_on_a_new_link_comes_after_it_joins_its_bridge():
     w = want(name="gt1", kind="gretap", local="192.0.2.1", remote="192.0.2.2", key=42, master="br0", isolated=True, state="up")
     assert iplink.plan_link(w, None) == [
         ["link", "add", "name", "gt1", "type", "gretap", "local", "192.0.2.1", "remote", "192.0.2.2", "key", "42"],
-        ["link", "set", "dev", "gt1", "master", "br0", "up"],
+        ["link", "set", "dev", "gt1", "master", "br0"],
         ["link", "set", "dev", "gt1", "type", "bridge_slave", "isolated", "on"],
+        ["link", "set", "dev", "gt1", "up"],  # isolated before it forwards
     ]
     # false on a new port is the kernel's default: nothing to write
     assert iplink.plan_link(dict(w, isolated=False), None)[-1] == ["link", "set", "dev", "gt1", "master", "br0", "up"]
