@@ -27,7 +27,7 @@ description:
   - A link of a kind this module does not manage (a physical NIC, an OVS internal port, a tun device) is never
     deleted to be recreated; the module fails instead. Without O(kind) such links can still get O(mtu),
     O(address), O(master) and up/down.
-  - O(mtu), O(address), O(master) and the up/down state are changed in place with C(ip link set).
+  - O(mtu), O(address), O(master), O(isolated) and the up/down state are changed in place with C(ip link set).
   - Options that are omitted are left as they are on the host.
   - B(Ownership.) With O(owner), a link this module creates gets the alias (C(ifalias)) C(netfabric:OWNER).
     O(state=absent) with O(owner) deletes the link only when it carries exactly that mark; any other link of
@@ -138,6 +138,15 @@ options:
       - The bridge (or other master device) this link is enslaved to.
       - The empty string V("") removes the link from any master.
     type: str
+  isolated:
+    description:
+      - The C(isolated) flag of the link's port in its bridge, set with C(ip link set dev NAME type bridge_slave isolated on).
+        An isolated port forwards only to ports that are not isolated, which is split horizon for a mesh of
+        tunnels, one per peer, in one bridge.
+      - Needs the link in a bridge (O(master), or the bridge it is in already). A port new to its bridge starts
+        with V(false).
+      - Omitted means left as it is.
+    type: bool
   netns:
     description:
       - Named network namespace the link lives in; commands run as C(ip -n NETNS ...).
@@ -209,6 +218,18 @@ EXAMPLES = r"""
     - {name: br0, kind: bridge}
     - {name: tap-vm1, kind: veth, peer: eth0, peer_netns: vm1, master: br0}
 
+# Commands: ip link set dev gre-peer2 type bridge_slave isolated on  (only when it is not yet)
+- name: A gretap in bridge br0 whose port forwards only to the bridge's other, not isolated, ports
+  netfabric.ovs.ip_link:
+    name: gre-peer2
+    kind: gretap
+    local: 192.0.2.1
+    remote: 192.0.2.2
+    key: 42
+    master: br0
+    isolated: true
+    state: up
+
 - name: GRE tunnel with key 42
   netfabric.ovs.ip_link:
     name: gre1
@@ -262,7 +283,8 @@ link:
     - The link after the change as read back from the host (in check mode, as predicted; values the
       kernel picks, such as a new MAC address, are then V(null)).
     - Always has name, kind, state (V(up)/V(down)), mtu, address and master, plus the kind-specific keys
-      (link, vlan_id, vni, local, remote, group, dstport, learning, proxy, ttl, key, peer, peer_netns, macvlan_mode).
+      (link, vlan_id, vni, local, remote, group, dstport, learning, proxy, ttl, key, peer, peer_netns, macvlan_mode),
+      and C(isolated) when the link is a port of a bridge.
       An C(alias) of C(netfabric:OWNER) is the owner mark.
   returned: success (V(null) when the link does not exist)
   type: dict

@@ -143,6 +143,31 @@ def test_bridge_master_and_nomaster(hv):
     assert links(hv)["br0"]["linkinfo"]["info_kind"] == "veth"
 
 
+def test_bridge_port_isolated(hv):
+    """Split horizon on a bridge port: set in the creating batch, checked, switched, unchanged twice."""
+    run_module(hv, "ip_link", {"name": "br0", "kind": "bridge", "state": "up"})
+    port = {"name": "p0", "kind": "veth", "peer": "p0x", "master": "br0", "isolated": True, "state": "up"}
+    snapshot = comparable(links(hv))
+    r = run_module(hv, "ip_link", port, check=True, diff=True)
+    assert r["changed"] is True and r["diff"]["after"]["isolated"] is True and comparable(links(hv)) == snapshot
+    r = run_module(hv, "ip_link", port)
+    assert r["commands"][-3:] == [["ip", "link", "set", "dev", "p0", "master", "br0"],
+                                  ["ip", "link", "set", "dev", "p0", "type", "bridge_slave", "isolated", "on"],
+                                  ["ip", "link", "set", "dev", "p0", "up"]]  # isolated before it forwards
+    assert links(hv)["p0"]["linkinfo"]["info_slave_data"]["isolated"] is True and r["link"]["isolated"] is True
+    assert run_module(hv, "ip_link", port)["changed"] is False
+
+    r = run_module(hv, "ip_link", {"name": "p0", "isolated": False}, check=True, diff=True)
+    assert r["changed"] is True and (r["diff"]["before"]["isolated"], r["diff"]["after"]["isolated"]) == (True, False)
+    assert links(hv)["p0"]["linkinfo"]["info_slave_data"]["isolated"] is True
+    assert run_module(hv, "ip_link", {"name": "p0", "isolated": False})["changed"] is True
+    assert links(hv)["p0"]["linkinfo"]["info_slave_data"]["isolated"] is False
+    assert run_module(hv, "ip_link", {"name": "p0", "isolated": False})["changed"] is False
+
+    r = run_module(hv, "ip_link", {"name": "p0x", "isolated": True})  # the peer is in no bridge
+    assert r.get("failed") and "isolated: link 'p0x' is in no bridge; give master" in r["msg"], r
+
+
 def test_macvlan_mode_is_immutable(hv):
     hv.exec("ip", "link", "add", "up0", "type", "veth", "peer", "name", "up0x")
     args = {"name": "mv0", "kind": "macvlan", "link": "up0", "macvlan_mode": "bridge", "mtu": 1400}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def run_playbook(work: Path, *args: str) -> subprocess.CompletedProcess:
@@ -22,3 +25,9 @@ def run_playbook(work: Path, *args: str) -> subprocess.CompletedProcess:
     )
     argv = [str(Path(sys.executable).with_name("ansible-playbook")), *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """ansible-playbook's PLAY RECAP as {host: {ok, changed, unreachable, failed}}."""
+    return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unr), "failed": int(failed)}
+            for host, ok, changed, unr, failed in RECAP.findall(output)}

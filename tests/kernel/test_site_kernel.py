@@ -21,12 +21,11 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import fabric  # noqa: E402  (the shared lab, not an installed package)
 import netns  # noqa: E402
-from kernel_ansible import run_playbook  # noqa: E402  (beside this file)
+from kernel_ansible import recap, run_playbook  # noqa: E402  (beside this file)
 
 INVENTORY = Path(__file__).with_name("inventory")
 PREFIX = "nfk"
 HOSTS = ("hv1", "hv2")
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def vm(port: str) -> dict:
@@ -50,11 +49,6 @@ def reaches(source: str, target: str, tries: int = 1) -> bool:
 def playbook(work: Path, lab_inventory: Path) -> tuple[int, str]:
     proc = run_playbook(work, "-i", str(INVENTORY), "-i", str(lab_inventory), str(REPO / "playbooks" / "site.yml"))
     return proc.returncode, proc.stdout + proc.stderr
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unr), "failed": int(failed)}
-            for host, ok, changed, unr, failed in RECAP.findall(output)}
 
 
 @pytest.fixture(scope="module")

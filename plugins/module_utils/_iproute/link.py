@@ -143,9 +143,29 @@ def plan_link(want, have):
             settings += ["nomaster"] if want[field] == "" else [field, str(want[field])]
         if want["state"] in ("up", "down") and have["state"] != want["state"]:
             settings.append(want["state"])
+    port = _bridge_port_lines(want, have, recreate)
+    up_last = port and settings[-1:] == ["up"]  # the port forwards only once its flags are set
+    if up_last:
+        settings.pop()
     if settings:
         lines.append(["link", "set", "dev", name] + settings)
-    return lines
+    return lines + port + ([["link", "set", "dev", name, "up"]] if up_last else [])
+
+
+def _bridge_port_lines(want, have, recreate):
+    """`isolated` of the link's port in its bridge, after the link is in it and before it is up (a
+    port that forwards before it is isolated can close a flooding loop). A port that is new to its
+    bridge (a new or recreated link, or one that changes bridge) starts with the kernel's default, off."""
+    if want.get("isolated") is None:
+        return []
+    name = want["name"]
+    master = want["master"] if want["master"] is not None else (have or {}).get("master")
+    if not master:
+        raise PlanError(f"isolated: link {name!r} is in no bridge; give master")
+    new_port = have is None or bool(recreate) or master != have.get("master")
+    if (False if new_port else bool(have.get("isolated"))) == want["isolated"]:
+        return []
+    return [["link", "set", "dev", name, "type", "bridge_slave", "isolated", "on" if want["isolated"] else "off"]]
 
 
 def warnings(want, have):
@@ -180,6 +200,12 @@ def predict_link(want, have):
     for field in MUTABLE:
         if want[field] is not None:
             after[field] = want[field] or None
+    if want.get("isolated") is not None:
+        after["isolated"] = want["isolated"]
+    elif after.get("master") != (have or {}).get("master") or recreate:
+        after.pop("isolated", None)  # a new port: the kernel's default
+        if after.get("master"):
+            after["isolated"] = False
     if want["state"] in ("up", "down"):
         after["state"] = want["state"]
     return after
@@ -205,7 +231,8 @@ def _as_want(link):
     """A normalised link as the want that recreates it exactly (as far as this module manages links)."""
     want = {field: link.get(field) for field in SPECIFIC}
     want.update(name=link["name"], state=link["state"], kind=link["kind"] if link["kind"] in KINDS else None,
-                netns=None, owner=None, mtu=link["mtu"], address=link["address"], master=link.get("master") or "")
+                netns=None, owner=None, mtu=link["mtu"], address=link["address"], master=link.get("master") or "",
+                isolated=link.get("isolated") if link.get("master") else None)
     if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", want["address"] or ""):
         want["address"] = None  # gre's is an IPv4 address, set by the kernel
     return want

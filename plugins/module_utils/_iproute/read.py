@@ -72,6 +72,8 @@ def normalise_link(raw, peer_table=None, peer_netns=None):
         "master": raw.get("master"),
         "alias": raw.get("ifalias") or None,
     }
+    if info.get("info_slave_kind") == "bridge":  # a bridge port: its own settings there
+        link["isolated"] = bool((info.get("info_slave_data") or {}).get("isolated"))
     if kind == "vlan":
         link.update(link=raw.get("link"), vlan_id=data.get("id"))
     elif kind == "vxlan":

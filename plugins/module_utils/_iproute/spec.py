@@ -53,6 +53,8 @@ KIND_OPTIONS = {
 SPECIFIC = ("link", "vlan_id", "vni", "local", "remote", "group", "dstport", "learning", "proxy", "ttl", "key",
             "peer", "peer_netns", "macvlan_mode")
 MUTABLE = ("mtu", "address", "master")
+# Bridge-port options: settings of the link's port in its master bridge (`type bridge_slave`).
+BRIDGE_PORT = ("isolated",)
 
 LINK_ARGUMENT_SPEC = dict(
     name=dict(type="str", required=True),
@@ -75,6 +77,7 @@ LINK_ARGUMENT_SPEC = dict(
     mtu=dict(type="int"),
     address=dict(type="str"),
     master=dict(type="str"),
+    isolated=dict(type="bool"),
     netns=dict(type="str"),
     owner=dict(type="str"),
     **TIMEOUT_ARGS,
@@ -158,6 +161,7 @@ def link_want(params):
         "mtu": lambda f, v: int_range(f, v, MTU),
         "address": mac_address,
         "master": lambda f, v: v if v == "" else ifname(f, v),
+        "isolated": lambda f, v: bool(v),
     }
     for field, check in checks.items():
         want[field] = _optional(params, field, check)
@@ -174,6 +178,8 @@ def link_want(params):
             raise ValidationError(f"{field}: must differ from name ({want['name']!r}) unless peer_netns puts the peer elsewhere")
     if want["peer_netns"] is not None and want["peer_netns"] == want["netns"]:
         raise ValidationError("peer_netns: must differ from netns; omit it for a peer in the same namespace")
+    if want["isolated"] is not None and want["master"] == "":
+        raise ValidationError("isolated: a setting of the link's port in its bridge; master is empty (out of any bridge)")
     if want["address"] is not None and kind == "gre":
         raise ValidationError("address: kind gre has no MAC address (allowed with every other kind)")
     return want

@@ -8,7 +8,7 @@ real packets between them for verify. Every subcommand prints one JSON object (w
 Ansible's changed_when) and exits non-zero only on a lab failure;
 whether a ping should have passed is for the playbook to assert.
 
-    labhost.py setup [--underlay] [PORT,MAC,ADDRESS/PREFIX ...]   all of ovs-start, br-phy and vm
+    labhost.py setup [--underlay | --linuxbridge] [PORT,MAC,ADDRESS/PREFIX ...]   all of ovs-start, br-phy and vm
     labhost.py boot [PORT,MAC,ADDRESS/PREFIX ...]   after a reboot: the host's own part (uplink sysctls, VMs)
     labhost.py ovs-start
     labhost.py br-phy [--underlay]
@@ -165,13 +165,25 @@ def vm(args: argparse.Namespace) -> dict:
     return {"changed": True, "netns": ns}
 
 
+def kernel_vtep() -> dict:
+    """A Linux-bridge host runs no Open vSwitch. Its kernel VXLAN leaves the outer UDP checksum to
+    the NIC; a real NIC finishes it, the container's veth does not, and an OVS peer's userspace
+    datapath drops what arrives unfinished: eth0 computes checksums itself."""
+    before = run("ethtool", "-k", UPLINK).stdout
+    run("ethtool", "-K", UPLINK, "tx", "off")
+    return {"changed": "tx-checksumming: on" in before}
+
+
 def setup(args: argparse.Namespace) -> dict:
-    """Everything prepare needs in one call: Open vSwitch, br-phy and every VM of the inventory."""
-    result = {"ovs": ovs_start(args), "br_phy": br_phy(args), "vms": []}
+    """Everything prepare needs in one call: Open vSwitch, br-phy and every VM of the inventory
+    (with --linuxbridge: no Open vSwitch, only the uplink's checksums and the VMs)."""
+    result = {"uplink": kernel_vtep()} if args.linuxbridge else {"ovs": ovs_start(args), "br_phy": br_phy(args)}
+    parts = list(result.values())
+    result["vms"] = []
     for spec in args.vms:
         port, mac, address = spec.split(",")
         result["vms"].append(vm(argparse.Namespace(port=port, mac=mac, address=address, mtu=args.mtu)))
-    result["changed"] = any(part["changed"] for part in (result["ovs"], result["br_phy"], *result["vms"]))
+    result["changed"] = any(part["changed"] for part in (*parts, *result["vms"]))
     return result
 
 
@@ -266,6 +278,7 @@ def main() -> None:
     p = sub.add_parser("setup")
     p.add_argument("vms", nargs="*", metavar="PORT,MAC,ADDRESS/PREFIX")
     p.add_argument("--underlay", action="store_true")
+    p.add_argument("--linuxbridge", action="store_true", help="a Linux-bridge host: no Open vSwitch, no br-phy")
     p.add_argument("--mtu", type=int, default=1400)
     p.set_defaults(func=setup)
     p = sub.add_parser("boot")

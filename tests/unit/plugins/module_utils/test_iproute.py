@@ -439,3 +439,60 @@ def test_batch_text_is_one_line_per_command():
     assert ip.args == ["-batch", "-"]
     assert ip.data == "link add name a type dummy\nlink set dev a up\n"
     assert batch.shown(ip, lines)[0] == ["ip", "-n", "hv1", "link", "add", "name", "a", "type", "dummy"]
+
+
+# ---------------------------------------------------------------- bridge-port isolated
+
+ISOLATED = table("link_isolated.json")
+
+
+def test_isolated_is_read_for_bridge_ports_only():
+    assert normalised(ISOLATED, "v0")["isolated"] is True
+    assert normalised(ISOLATED, "v0p")["isolated"] is False
+    assert "isolated" not in normalised(ISOLATED, "br0")
+
+
+@pytest.mark.parametrize("name, given, lines", [
+    ("v0", {"isolated": True}, []),
+    ("v0p", {"isolated": False}, []),
+    ("v0p", {"isolated": True}, [["link", "set", "dev", "v0p", "type", "bridge_slave", "isolated", "on"]]),
+    ("v0", {"isolated": False}, [["link", "set", "dev", "v0", "type", "bridge_slave", "isolated", "off"]]),
+    ("v0", {"isolated": True, "master": "br0", "mtu": 1500}, []),
+])
+def test_plan_isolated_in_place(name, given, lines):
+    have = normalised(ISOLATED, name)
+    w = want(name=name, kind="veth", peer=have["peer"], **given)
+    assert iplink.plan_link(w, have) == lines
+    assert iplink.predict_link(w, have)["isolated"] is given["isolated"]
+
+
+def test_plan_isolated_on_a_new_link_comes_after_it_joins_its_bridge():
+    w = want(name="gt1", kind="gretap", local="192.0.2.1", remote="192.0.2.2", key=42, master="br0", isolated=True, state="up")
+    assert iplink.plan_link(w, None) == [
+        ["link", "add", "name", "gt1", "type", "gretap", "local", "192.0.2.1", "remote", "192.0.2.2", "key", "42"],
+        ["link", "set", "dev", "gt1", "master", "br0"],
+        ["link", "set", "dev", "gt1", "type", "bridge_slave", "isolated", "on"],
+        ["link", "set", "dev", "gt1", "up"],  # isolated before it forwards
+    ]
+    # false on a new port is the kernel's default: nothing to write
+    assert iplink.plan_link(dict(w, isolated=False), None)[-1] == ["link", "set", "dev", "gt1", "master", "br0", "up"]
+
+
+def test_plan_isolated_again_when_the_port_moves_to_another_bridge():
+    have = normalised(ISOLATED, "v0")
+    w = want(name="v0", master="br1", isolated=True)
+    assert iplink.plan_link(w, have) == [["link", "set", "dev", "v0", "master", "br1"],
+                                         ["link", "set", "dev", "v0", "type", "bridge_slave", "isolated", "on"]]
+
+
+def test_isolated_needs_a_bridge():
+    with pytest.raises(ValidationError, match="isolated: .*master is empty"):
+        want(name="v0", master="", isolated=True)
+    with pytest.raises(iplink.PlanError, match="isolated: link 'mv0' is in no bridge; give master"):
+        iplink.plan_link(want(name="mv0", isolated=True), normalised(HOST, "mv0"))
+
+
+def test_rollback_puts_isolated_back():
+    before = [ISOLATED["v0"]]
+    now = [json.loads(json.dumps(ISOLATED["v0"]).replace('"isolated": true', '"isolated": false'))]
+    assert iplink.restore_lines(before, now, "v0") == [["link", "set", "dev", "v0", "type", "bridge_slave", "isolated", "on"]]
