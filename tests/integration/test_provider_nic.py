@@ -32,7 +32,9 @@ def lab(tmp_path):
             netns.sh("ip", "-n", switch, "link", "set", f"q{index}-{host}", "master", "sw0", "up")
             netns.sh("ip", "-n", hv.netns, "link", "set", NIC, "up")
         tenants = made.group()["netfabric_tenants"]
-        next(t for t in tenants if t["name"] == "red")["provider_vlan"] = 300
+        for tenant in tenants:
+            if tenant["name"] == "red":
+                tenant["provider_vlan"] = 300
         made.edit_group(netfabric_tenants=tenants)
         yield made
     finally:
