@@ -101,15 +101,17 @@ def test_plan_puts_the_bond_on_br_phy_with_every_setting_pinned():
         "ports": [{"name": "bond0", "interfaces": ["eth2", "eth1"], "bond_mode": "balance-tcp", "lacp": "active",
                    "bond_updelay": 100, "bond_downdelay": 200, "other_config": {"lacp-time": "fast"}, "mtu_request": 1500}],
     }
-    assert hv1["underlay"] == {"address": "172.31.0.1", "prefix": 24, "uplink": "bond0", "bridge": "br-phy", "members": ["eth2", "eth1"],
-                              "mtu": 1500, "links": []}
+    assert hv1["underlay"] == {
+        "address": "172.31.0.1", "prefix": 24, "uplink": "bond0", "bridge": "br-phy", "members": ["eth2", "eth1"], "mtu": 1500, "links": [],
+    }
     assert "bond0" in hv1["verify_ports"]
 
 
 def test_plan_of_a_bond_without_lacp_pins_no_lacp_time():
     hv1 = plan.fabric_plan(plan.build(*example(BOND)))["hv1"]
     assert hv1["ports"]["fabric"][2]["ports"] == [
-        {"name": "bond0", "interfaces": ["eth1", "eth2"], "bond_mode": "active-backup", "lacp": "off", "bond_updelay": 0, "bond_downdelay": 0, "mtu_request": 1500}
+        {"name": "bond0", "interfaces": ["eth1", "eth2"], "bond_mode": "active-backup", "lacp": "off", "bond_updelay": 0, "bond_downdelay": 0,
+         "mtu_request": 1500}
     ]
 
 
