@@ -52,6 +52,10 @@ ARGUMENT_SPEC = dict(
     **OVSDB_ARGS,
 )
 _HEX = re.compile(r"(0x)?([0-9a-f]+)")
+# ovs-vswitchd starts DPDK's EAL inside the transaction that first sets dpdk-init true (memory, devices),
+# and ovs-vsctl waits for that: this write may take at least this many seconds, whatever `timeout` says
+# (a CI run saw more than 5 s without hugepages on a loaded machine; hugepages and real NICs take longer).
+EAL_START_SECONDS = 120
 
 
 def mask(field, value):
@@ -167,6 +171,7 @@ def main(module):
     def plan_change(want, switch):
         commands, before, after = plan(want, switch)
         planned["commands"] = commands
+        planned["starts_eal"] = want[KEYS["init"]] == "true" and not switch["initialized"]
         restart = sorted(key for key in EAL_KEYS if before.get(key) != after.get(key)) if switch["initialized"] else []
         if commands and restart:
             module.warn(f"DPDK is initialized already: {', '.join(restart)} take effect when ovs-vswitchd restarts")
@@ -183,10 +188,11 @@ def main(module):
         raise Unhealthy(f"dpdk-init is true but ovs-vswitchd reports dpdk_initialized false: {why}; DPDK ports cannot work")
 
     def apply(change):
+        writer = vsctl_runner(module, max(module.params["timeout"], EAL_START_SECONDS)) if planned["starts_eal"] else vsctl
         try:
-            vsctl.run(transaction_argv(planned["commands"]))
+            writer.run(transaction_argv(planned["commands"]))
         except CommandError as exc:
-            raise daemon_error(exc, "ovs-vswitchd", vsctl.seconds, (
+            raise daemon_error(exc, "ovs-vswitchd", writer.seconds, (
                 "OVSDB may hold the change (one transaction: all of it or nothing) without ovs-vswitchd having applied it; "
                 "a rerun shows which")) from None
         switch = read_switch(vsctl)

@@ -87,14 +87,15 @@ def _text(value):
     return value or ""
 
 
-def vsctl_runner(module):
-    """ovs-vsctl honouring the common `db` and `timeout` options."""
-    leading = [f"--timeout={module.params['timeout']}"]
+def vsctl_runner(module, seconds=None):
+    """ovs-vsctl honouring the common `db` and `timeout` options (`seconds` instead of `timeout` when given)."""
+    seconds = module.params["timeout"] if seconds is None else seconds
+    leading = [f"--timeout={seconds}"]
     if module.params.get("db"):
         leading.insert(0, f"--db={module.params['db']}")
     # ovs-vsctl's own --timeout alarm fires first; the runner's deadline is the backstop
-    runner = Runner(module, "ovs-vsctl", leading, timeout=module.params["timeout"] + 5)
-    runner.seconds = module.params["timeout"]
+    runner = Runner(module, "ovs-vsctl", leading, timeout=seconds + 5)
+    runner.seconds = seconds
     return runner
 
 

@@ -17,6 +17,8 @@ description:
   - ovs-vswitchd initializes DPDK once, when C(dpdk-init) becomes true, with the memory, core and EAL settings
     of that moment; changes of O(socket_mem), O(lcore_mask) or O(extra) after that take effect at its next
     start (the module warns and lists them in C(restart_needed)). O(pmd_cpu_mask) takes effect at once.
+  - ovs-vswitchd starts DPDK inside the transaction that first sets C(dpdk-init) to true, so that write may wait
+    120 seconds (or O(timeout), if longer) for it; every other call keeps O(timeout).
   - With O(init=true) the task fails (after the write) when ovs-vswitchd reports C(dpdk_initialized=false), since an
     ovs-vswitchd built without DPDK, or an EAL that did not start, would leave every DPDK port broken.
 author: netfabric.ovs developers (@netfabric)
