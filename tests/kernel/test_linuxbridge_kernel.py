@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import fabric  # noqa: E402  (the shared lab, not an installed package)
 import netns  # noqa: E402
-from kernel_ansible import recap, run_playbook  # noqa: E402  (beside this file)
+from kernel_ansible import KernelLab, recap  # noqa: E402  (beside this file)
 
 INVENTORY = Path(__file__).with_name("linuxbridge")
 PREFIX = "nfb"
@@ -31,18 +31,8 @@ HOSTS = ("hv1", "hv2", "hv3")
 NOBODY = "10.0.0.99"  # on the tenants' subnet, held by no VM: ARP for it is flooded and never answered
 
 
-def vm(port: str) -> dict:
-    return next(machine for machine in fabric.vms(INVENTORY) if machine["name"] == port)
-
-
-def reaches(source: str, target: str, tries: int = 1) -> bool:
-    """The target VM itself answered (fabric.ping checks the ARP entry holds its MAC)."""
-    for attempt in range(tries):
-        if fabric.ping(PREFIX, vm(source), vm(target)):
-            return True
-        if attempt + 1 < tries:
-            time.sleep(0.5)
-    return False
+LAB = KernelLab(PREFIX, INVENTORY)
+vm, reaches = LAB.vm, LAB.reaches
 
 
 def detail(host: str) -> dict[str, dict]:
@@ -66,11 +56,6 @@ def quiet_mesh() -> int:
     return gretap_packets() - before
 
 
-def playbook(work: Path, lab_inventory: Path, name: str) -> tuple[int, str]:
-    proc = run_playbook(work, "-i", str(INVENTORY), "-i", str(lab_inventory), str(REPO / "playbooks" / f"{name}.yml"))
-    return proc.returncode, proc.stdout + proc.stderr
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """The lab built, the site playbook applied once; the lab removed afterwards.
@@ -82,7 +67,7 @@ def lab(tmp_path_factory):
     try:
         lab_inventory = fabric.up(PREFIX, INVENTORY)
         work = tmp_path_factory.mktemp("ansible")
-        first = playbook(work, lab_inventory, "site")
+        first = LAB.playbook(work, lab_inventory)
         assert first[0] == 0, f"first run failed:\n{first[1]}"
         assert (sent := quiet_mesh()) < 100, f"the GRE mesh floods in a loop: {sent} packets in 3 s"
         yield {"inventory": lab_inventory, "work": work, "first": first}

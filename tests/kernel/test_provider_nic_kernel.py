@@ -24,29 +24,17 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import fabric  # noqa: E402  (the shared lab, not an installed package)
 import netns  # noqa: E402
-from kernel_ansible import run_playbook  # noqa: E402  (beside this file)
+from kernel_ansible import KernelLab, recap  # noqa: E402  (beside this file)
 
 INVENTORY = Path(__file__).with_name("inventory_provider")
 PREFIX = "nfkp"
 HOSTS = ("hv1", "hv2")
 NIC = "prov0"
 SWITCH = f"{PREFIX}-sw"  # lab/netns.py's underlay switch: the Linux bridge sw0 in this namespace
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def vm(port: str) -> dict:
-    return next(machine for machine in fabric.vms(INVENTORY) if machine["name"] == port)
-
-
-def reaches(source: str, target: str, tries: int = 1) -> bool:
-    """The target VM itself answered; several tries for the first pings (OVS 3.1 under UML
-    drops upcalls in the first seconds after boot)."""
-    for attempt in range(tries):
-        if fabric.ping(PREFIX, vm(source), vm(target)):
-            return True
-        if attempt + 1 < tries:
-            time.sleep(0.5)
-    return False
+LAB = KernelLab(PREFIX, INVENTORY)
+vm, reaches = LAB.vm, LAB.reaches
 
 
 def provider_nics():
@@ -59,16 +47,6 @@ def provider_nics():
         netns.sh("ip", "-n", hv.netns, "link", "set", NIC, "up")
 
 
-def playbook(work: Path, lab_inventory: Path, name: str) -> tuple[int, str]:
-    proc = run_playbook(work, "-i", str(INVENTORY), "-i", str(lab_inventory), str(REPO / "playbooks" / name))
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    return {host: {"ok": int(ok), "changed": int(changed), "unreachable": int(unr), "failed": int(failed)}
-            for host, ok, changed, unr, failed in RECAP.findall(output)}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """The lab built with provider NICs, the site playbook applied once (each run costs minutes under the
@@ -77,7 +55,7 @@ def lab(tmp_path_factory):
         lab_inventory = fabric.up(PREFIX, INVENTORY)
         provider_nics()
         work = tmp_path_factory.mktemp("ansible")
-        first = playbook(work, lab_inventory, "site.yml")
+        first = LAB.playbook(work, lab_inventory)
         assert first[0] == 0, f"first run failed:\n{first[1]}"
         yield {"first": first, "work": work, "inventory": lab_inventory}
     finally:

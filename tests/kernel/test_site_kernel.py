@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,34 +20,15 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lab"))
 import fabric  # noqa: E402  (the shared lab, not an installed package)
 import netns  # noqa: E402
-from kernel_ansible import recap, run_playbook  # noqa: E402  (beside this file)
+from kernel_ansible import KernelLab, recap  # noqa: E402  (beside this file)
 
 INVENTORY = Path(__file__).with_name("inventory")
 PREFIX = "nfk"
 HOSTS = ("hv1", "hv2")
 
 
-def vm(port: str) -> dict:
-    return next(machine for machine in fabric.vms(INVENTORY) if machine["name"] == port)
-
-
-def reaches(source: str, target: str, tries: int = 1) -> bool:
-    """The target VM itself answered (fabric.ping checks the ARP entry holds its MAC).
-
-    More than one try is for the first pings: OVS 3.1 under UML drops upcalls in the first
-    seconds after boot and recovers on its own.
-    """
-    for attempt in range(tries):
-        if fabric.ping(PREFIX, vm(source), vm(target)):
-            return True
-        if attempt + 1 < tries:
-            time.sleep(0.5)
-    return False
-
-
-def playbook(work: Path, lab_inventory: Path) -> tuple[int, str]:
-    proc = run_playbook(work, "-i", str(INVENTORY), "-i", str(lab_inventory), str(REPO / "playbooks" / "site.yml"))
-    return proc.returncode, proc.stdout + proc.stderr
+LAB = KernelLab(PREFIX, INVENTORY)
+vm, reaches = LAB.vm, LAB.reaches
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +37,9 @@ def runs(tmp_path_factory):
     try:
         lab_inventory = fabric.up(PREFIX, INVENTORY)
         work = tmp_path_factory.mktemp("ansible")
-        first = playbook(work, lab_inventory)
+        first = LAB.playbook(work, lab_inventory)
         assert first[0] == 0, f"first run failed:\n{first[1]}"
-        second = playbook(work, lab_inventory)
+        second = LAB.playbook(work, lab_inventory)
         yield first, second
     finally:
         netns.down(PREFIX)
