@@ -133,3 +133,50 @@ def test_bond_mode_and_members_change_and_failover(lab, tmp_path):
     for member in ("m1", "m2"):
         entry = link(member)
         assert "master" not in entry and "UP" in entry["flags"], entry
+
+
+
+def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
+    """The bridges role's tasks (system-datapath hosts) converge the bond and move the address onto it; the
+    Linux-bridge role's (the same tasks) tear it down. One playbook run: each costs a minute under UML."""
+    sh("ip", "-n", HOST, "address", "add", ADDRESS, "dev", "m1")  # where the operator had it
+    assert ping_within(10), "no ping over m1 before the bond"
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec ip netns exec {HOST} /usr/bin/python3 \"$@\"\n")
+    python.chmod(0o755)
+    bond = {"name": BOND, "kind": "bond", "bond_mode": "active-backup", "miimon": 100, "updelay": 0, "downdelay": 0,
+            "members": ["m1", "m2"], "mtu": 1600, "owner": "netfabric", "state": "up"}
+    underlay = {"address": ADDRESS.split("/", maxsplit=1)[0], "prefix": 24, "uplink": BOND, "bridge": None, "mtu": 1600,
+                "links": [bond], "members": ["m1", "m2"], "kernel_bond": {"name": BOND, "members": ["m1", "m2"], "owner": "netfabric"}}
+    converged = tmp_path / "converged.json"
+    probe = f"ip -j -d address show > {converged} && for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 2 {PEER} && exit 0; done; exit 1"
+    tasks = [
+        {"ansible.builtin.include_role": {"name": "netfabric.ovs.bridges", "tasks_from": "apply"},
+         "vars": {"bridges_list": [], "bridges_port_sets": [], "bridges_dpdk": {}, "bridges_ovs_db": "",
+                  "bridges_underlay": underlay, "bridges_state": "present"}},
+        {"name": "probe", "ansible.builtin.command": {"argv": ["sh", "-c", probe]}, "changed_when": False},
+        {"ansible.builtin.include_role": {"name": "netfabric.ovs.linuxbridge", "tasks_from": "apply"},
+         "vars": {"linuxbridge_links": [], "linuxbridge_ports": [], "linuxbridge_fdb": [], "linuxbridge_uplink": [bond],
+                  "linuxbridge_underlay": underlay, "linuxbridge_owner": "netfabric-linuxbridge", "linuxbridge_state": "absent"}},
+    ]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    proc = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "kbnd,", "-c", "local",
+                           "-e", f"ansible_python_interpreter={python}", str(playbook)],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the probe's ping through the bond included
+
+    table = {entry["ifname"]: entry for entry in json.loads(converged.read_text())}
+    inet = {name: [a["local"] for a in entry.get("addr_info", []) if a["family"] == "inet"] for name, entry in table.items()}
+    assert inet[BOND] == ["192.0.2.1"] and inet["m1"] == [], "the address is not on the bond alone"
+    assert table["m1"]["master"] == table["m2"]["master"] == BOND and table[BOND]["ifalias"] == "netfabric:netfabric"
+    assert table["m2"]["mtu"] == 1600
+
+    assert sh("ip", "-n", HOST, "link", "show", "dev", BOND, check=False) == "", "teardown left the bond"
+    for member in ("m1", "m2"):
+        entry = link(member)
+        assert "UP" in entry["flags"] and "master" not in entry, entry
+    assert [a["local"] for a in link("m1")["addr_info"] if a["family"] == "inet"] == ["192.0.2.1"], "the address is not back on m1"
+    assert ping_within(10), "no ping over m1 after teardown"
