@@ -135,7 +135,6 @@ def test_bond_mode_and_members_change_and_failover(lab, tmp_path):
         assert "master" not in entry and "UP" in entry["flags"], entry
 
 
-
 def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
     """The bridges role's tasks (system-datapath hosts) converge the bond and move the address onto it; the
     Linux-bridge role's (the same tasks) tear it down. One playbook run: each costs a minute under UML."""
