@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: ip_link
-short_description: Manage Linux network links (vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap) with iproute2
+short_description: Manage Linux network links (vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap, bond) with iproute2
 description:
   - Creates, changes and deletes one Linux link through C(ip), optionally inside a named network namespace.
   - The current state is read once with C(ip -j -d link show); the kind-specific attributes are compared
@@ -17,13 +17,24 @@ description:
     recreated comes back with its kind, options, O(mtu), O(address), O(master), up/down state, alias and
     addresses, and so does its veth peer in the same namespace) and fails with a message that names the
     failing command, the commands applied before it and the commands that rolled them back.
-  - B(Kind-specific attributes are fixed at creation.) When the link exists with another O(kind), or when
+  - B(Kind-specific attributes are fixed at creation), a bond's aside. When the link exists with another O(kind), or when
     any kind-specific option that is given (O(link), O(vlan_id), O(vni), O(local), O(remote), O(group),
     O(dstport), O(learning), O(proxy), O(ttl), O(key), O(peer), O(peer_netns), O(macvlan_mode)) differs from the host,
     the link is B(deleted and recreated). Traffic through it stops for a moment, addresses on it are lost,
     and a recreated veth gets a new peer. The recreated link goes back into its old O(master) and keeps its
     up/down state unless those options say otherwise; O(mtu) and O(address) come back as the kernel's
     defaults unless given.
+  - B(A bond is never recreated for its options.) O(miimon), O(updelay), O(downdelay) and O(xmit_hash_policy)
+    change while the bond carries traffic. O(lacp_rate) and O(lacp_active) need the bond down (the kernel
+    refuses them on a bond that is up), so the batch sets it down, changes them and sets it up again. A new
+    O(bond_mode) needs the bond down and without members, so the batch sets it down, releases every member,
+    sets the mode with every given option, enslaves O(members) again and sets the bond up. The bond keeps its
+    ifindex and addresses, and its traffic stops for that moment (and routes through it other than its own
+    subnets' are removed by the kernel when it goes down).
+  - O(members) are exactly the links enslaved to the bond. A missing one joins (set down first, as the kernel
+    demands; the kernel brings it up once it is in), one that is not
+    listed leaves and is set up again (the kernel leaves a released member down). O(state=absent) on a bond
+    also sets the members it had up again. A member takes the bond's MTU.
   - A link of a kind this module does not manage (a physical NIC, an OVS internal port, a tun device) is never
     deleted to be recreated; the module fails instead. Without O(kind) such links can still get O(mtu),
     O(address), O(master) and up/down.
@@ -59,7 +70,7 @@ options:
         O(master) and the up/down state are managed then, and a missing link is an error.
       - V(vlan) needs O(link) and O(vlan_id). V(vxlan) needs O(vni). V(veth) needs O(peer). V(macvlan) needs O(link).
     type: str
-    choices: [vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap]
+    choices: [vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap, bond]
   link:
     description:
       - The parent (lower) device. For V(vlan) and V(macvlan) the device the link sits on; for V(vxlan),
@@ -125,6 +136,48 @@ options:
       - Mode of a V(macvlan). Only with O(kind=macvlan).
     type: str
     choices: [private, vepa, bridge, passthru, source]
+  bond_mode:
+    description:
+      - Mode of a V(bond), as the kernel names it. Only with O(kind=bond). Omitted when creating means the kernel's
+        default, V(balance-rr). Needed by O(lacp_rate), O(lacp_active) and O(xmit_hash_policy).
+    type: str
+    choices: [balance-rr, active-backup, balance-xor, broadcast, 802.3ad, balance-tlb, balance-alb]
+  miimon:
+    description:
+      - Milliseconds between the V(bond)'s checks of each member's carrier, 0-60000 (0 turns the checks off).
+    type: int
+  updelay:
+    description:
+      - Milliseconds a member's carrier must be up before the V(bond) uses it, 0-60000; a multiple of O(miimon),
+        which it needs (above 0).
+    type: int
+  downdelay:
+    description:
+      - Milliseconds a member's carrier must be down before the V(bond) stops using it, 0-60000; a multiple of
+        O(miimon), which it needs (above 0).
+    type: int
+  lacp_rate:
+    description:
+      - How often the V(bond) asks its LACP partner for LACPDUs, V(slow) (30 s) or V(fast) (1 s).
+        Only with O(bond_mode=802.3ad). Changing it sets the bond down for a moment.
+    type: str
+    choices: [slow, fast]
+  lacp_active:
+    description:
+      - Whether the V(bond) sends LACPDUs on its own (V(true), LACP active) or only answers (V(false), passive).
+        Only with O(bond_mode=802.3ad). Changing it sets the bond down for a moment.
+    type: bool
+  xmit_hash_policy:
+    description:
+      - How the V(bond) hashes a flow onto a member. Only with O(bond_mode) V(balance-xor), V(802.3ad) or V(balance-tlb).
+    type: str
+    choices: [layer2, layer2+3, layer3+4, encap2+3, encap3+4, vlan+srcmac]
+  members:
+    description:
+      - The links enslaved to the V(bond), exactly (an empty list releases all). Each must exist.
+        Omitted means the members are left as they are.
+    type: list
+    elements: str
   mtu:
     description:
       - MTU of the link, 68-65535. For a veth it applies to this end only.
@@ -230,6 +283,33 @@ EXAMPLES = r"""
     isolated: true
     state: up
 
+# Commands: ip link add name bond0 type bond mode active-backup miimon 100 updelay 200
+#           ip link set dev bond0 mtu 9000 ; ip link set dev eth1 down ; ip link set dev eth1 master bond0
+#           ip link set dev eth2 down ; ip link set dev eth2 master bond0 ; ip link set dev bond0 up
+- name: An active-backup bond of eth1 and eth2
+  netfabric.ovs.ip_link:
+    name: bond0
+    kind: bond
+    bond_mode: active-backup
+    miimon: 100
+    updelay: 200
+    members: [eth1, eth2]
+    mtu: 9000
+    state: up
+
+# The same bond made an LACP bond: down, eth1 and eth2 out, mode 802.3ad with these options, both in, up.
+- name: bond0 as an 802.3ad (LACP) bond hashing on layer 3+4
+  netfabric.ovs.ip_link:
+    name: bond0
+    kind: bond
+    bond_mode: 802.3ad
+    miimon: 100
+    lacp_rate: fast
+    lacp_active: true
+    xmit_hash_policy: layer3+4
+    members: [eth1, eth2]
+    state: up
+
 - name: GRE tunnel with key 42
   netfabric.ovs.ip_link:
     name: gre1
@@ -283,7 +363,8 @@ link:
     - The link after the change as read back from the host (in check mode, as predicted; values the
       kernel picks, such as a new MAC address, are then V(null)).
     - Always has name, kind, state (V(up)/V(down)), mtu, address and master, plus the kind-specific keys
-      (link, vlan_id, vni, local, remote, group, dstport, learning, proxy, ttl, key, peer, peer_netns, macvlan_mode),
+      (link, vlan_id, vni, local, remote, group, dstport, learning, proxy, ttl, key, peer, peer_netns, macvlan_mode;
+      a bond's bond_mode, miimon, updelay, downdelay, lacp_rate, lacp_active, xmit_hash_policy and members),
       and C(isolated) when the link is a port of a bridge.
       An C(alias) of C(netfabric:OWNER) is the owner mark.
   returned: success (V(null) when the link does not exist)

@@ -20,7 +20,17 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.read import
     normalise_addresses,
     normalise_link,
 )
-from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.spec import KIND_OPTIONS, KINDS, MUTABLE, SPECIFIC
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.spec import (
+    BOND_DOWN,
+    BOND_HASH_MODES,
+    BOND_IN_PLACE,
+    BOND_LACP_MODE,
+    BOND_LIVE,
+    KIND_OPTIONS,
+    KINDS,
+    MUTABLE,
+    SPECIFIC,
+)
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ValidationError
 
 
@@ -46,6 +56,8 @@ def needs_recreate(want, have):
         return ["kind"]
     changed = []
     for field in KIND_OPTIONS[want["kind"]]:
+        if field in BOND_IN_PLACE:
+            continue
         if field == "peer_netns":
             if have.get("peer_netns") != want["peer_netns"]:
                 changed.append(field)
@@ -90,7 +102,53 @@ def add_line(want):
                 line += [field, want[field]]
         if want["link"] is not None:
             line += ["dev", want["link"]]
+    elif kind == "bond":
+        line += _bond_words(want, [field for field in ("bond_mode",) + BOND_LIVE + BOND_DOWN if want[field] is not None])
     return [str(arg) for arg in line]
+
+
+# ---------------------------------------------------------------- bonds
+
+_BOND_WORD = {"bond_mode": "mode", "lacp_active": "lacp_active"}  # the rest are spelled as the options
+
+
+def _bond_words(want, fields):
+    """`mode X miimon N ...` for `fields` of the bond; the kernel applies them in its own order (mode first,
+    miimon before the delays), whatever the order on the line."""
+    words = []
+    for field in fields:
+        value = want[field]
+        words += [_BOND_WORD.get(field, field), ("on" if value else "off") if isinstance(value, bool) else str(value)]
+    return words
+
+
+def _join(name, members):
+    """Each member into bond `name`: the kernel refuses a member that is up ("Device can not be enslaved
+    while up") and brings it up itself once it is in."""
+    return [line for member in members for line in (["link", "set", "dev", member, "down"], ["link", "set", "dev", member, "master", name])]
+
+
+def _release(members):
+    """Members out of their bond, then up again: the kernel leaves a released member down."""
+    return [["link", "set", "dev", member, "nomaster"] for member in members], [["link", "set", "dev", member, "up"] for member in members]
+
+
+def _bond_lines(want, have):
+    """Lines that change the existing bond `have` into `want` in place, and whether the bond must be down
+    for them (a new mode, lacp_rate or lacp_active). A new mode also needs the bond without members: every
+    member leaves, the mode is set with every given option, and the wanted members join again."""
+    name = want["name"]
+    old = list(have.get("members") or [])
+    members = old if want["members"] is None else want["members"]
+    differs = [field for field in BOND_LIVE + BOND_DOWN if want[field] is not None and have.get(field) != want[field]]
+    remode = want["bond_mode"] is not None and have.get("bond_mode") != want["bond_mode"]
+    leaving = old if remode else [member for member in old if member not in members]
+    joining = members if remode else [member for member in members if member not in old]
+    release, up_again = _release(leaving)
+    fields = [field for field in ("bond_mode",) + BOND_LIVE + BOND_DOWN if want[field] is not None] if remode else differs
+    lines = release + ([["link", "set", "dev", name, "type", "bond"] + _bond_words(want, fields)] if fields else [])
+    lines += _join(name, joining) + [line for line in up_again if line[3] not in members]
+    return lines, remode or any(field in BOND_DOWN for field in differs)
 
 
 def _admin_state(want, have):
@@ -112,11 +170,14 @@ def plan_link(want, have):
     """ip batch lines turning `have` (a normalised link or None) into `want`; [] when nothing to do."""
     name = want["name"]
     if want["state"] == "absent":
-        return [] if have is None or not owned(want, have) else [["link", "del", "dev", name]]
+        if have is None or not owned(want, have):
+            return []
+        return [["link", "del", "dev", name]] + _release(have.get("members") or [])[1]  # a bond's members stay up
     if have is None and want["kind"] is None:
         raise PlanError(f"name: link {name!r} does not exist; give kind to create it")
     lines = []
     settings = []
+    bond, cycle = [], False
     recreate = needs_recreate(want, have)
     if recreate and have["kind"] not in KINDS:
         raise PlanError(f"kind: {name!r} exists as a {have['kind'] or 'physical/unknown'} link, which this module "
@@ -136,6 +197,8 @@ def plan_link(want, have):
             settings += ["alias", alias]
         if _admin_state(want, have) == "up":
             settings.append("up")
+        if want["kind"] == "bond":
+            bond = _join(name, want["members"] or [])
     else:
         for field in MUTABLE:
             if want[field] is None or have.get(field) == want[field] or (field == "master" and want[field] == "" and not have.get(field)):
@@ -143,13 +206,18 @@ def plan_link(want, have):
             settings += ["nomaster"] if want[field] == "" else [field, str(want[field])]
         if want["state"] in ("up", "down") and have["state"] != want["state"]:
             settings.append(want["state"])
+        if want["kind"] == "bond":
+            bond, cycle = _bond_lines(want, have)
     port = _bridge_port_lines(want, have, recreate)
-    up_last = port and settings[-1:] == ["up"]  # the port forwards only once its flags are set
+    up_last = bool(port or bond) and settings[-1:] == ["up"]  # a port forwards (a bond sends) only once it is set up
     if up_last:
         settings.pop()
     if settings:
         lines.append(["link", "set", "dev", name] + settings)
-    return lines + port + ([["link", "set", "dev", name, "up"]] if up_last else [])
+    if cycle and have["state"] == "up" and "down" not in settings:  # down for the change, up again after it
+        lines.append(["link", "set", "dev", name, "down"])
+        up_last = _admin_state(want, have) == "up"
+    return lines + port + bond + ([["link", "set", "dev", name, "up"]] if up_last else [])
 
 
 def _bridge_port_lines(want, have, recreate):
@@ -197,6 +265,11 @@ def predict_link(want, have):
             after["state"] = have["state"]
     if want["kind"] is not None and recreate:
         after.update({field: want[field] for field in KIND_OPTIONS[want["kind"]]})
+    elif want["kind"] is not None:  # a bond's options change in place; members are listed as the kernel does (joined last, last)
+        after.update({field: want[field] for field in KIND_OPTIONS[want["kind"]] if field in BOND_IN_PLACE and want[field] is not None})
+        if want.get("members") is not None:
+            kept = [member for member in have.get("members") or [] if member in want["members"]]
+            after["members"] = kept + [member for member in want["members"] if member not in kept]
     for field in MUTABLE:
         if want[field] is not None:
             after[field] = want[field] or None
@@ -220,6 +293,7 @@ def missing_references(want, table, peer_ok=True):
             problems.append(f"link: parent device {want['link']!r} does not exist")
         if want.get("master") and want["master"] not in names:
             problems.append(f"master: {want['master']!r} does not exist")
+        problems += [f"members: {member!r} does not exist" for member in want.get("members") or [] if member not in names]
         if not peer_ok:
             problems.append(f"peer_netns: network namespace {want['peer_netns']!r} cannot be read (does it exist?)")
     return problems
@@ -235,6 +309,13 @@ def _as_want(link):
                 isolated=link.get("isolated") if link.get("master") else None)
     if not re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", want["address"] or ""):
         want["address"] = None  # gre's is an IPv4 address, set by the kernel
+    if want["kind"] == "bond":  # ip prints every option in every mode; the kernel takes some only in their modes
+        if want["bond_mode"] != BOND_LACP_MODE:
+            want.update(lacp_rate=None, lacp_active=None)
+        if want["bond_mode"] not in BOND_HASH_MODES:
+            want["xmit_hash_policy"] = None
+        if not want["miimon"]:
+            want.update(updelay=None, downdelay=None)
     return want
 
 
@@ -263,11 +344,11 @@ def restore_lines(before_table, now_table, name, peer_table=None, peer_netns=Non
     raw_before, raw_now = entry(before_table, name), entry(now_table, name)
     if raw_before is None:
         return [] if raw_now is None else [["link", "del", "dev", name]]
-    before = normalise_link(raw_before, peer_table, peer_netns)
+    before = normalise_link(raw_before, peer_table, peer_netns, table=before_table)
     if before["kind"] == "veth" and before.get("peer") is None:
         raise ValidationError(f"name: {name!r} is a veth whose peer is in a namespace that was not read; "
                               "it cannot be recreated")
-    now = None if raw_now is None else normalise_link(raw_now, peer_table, peer_netns)
+    now = None if raw_now is None else normalise_link(raw_now, peer_table, peer_netns, table=now_table)
     if now is None:
         lines, fresh = plan_link(_as_want(before), None), True
     else:

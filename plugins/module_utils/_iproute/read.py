@@ -58,8 +58,14 @@ def find_veth_peer(raw, peer_table):
     return None
 
 
-def normalise_link(raw, peer_table=None, peer_netns=None):
-    """One entry of `ip -j -d link show` as a plain dict of what this collection manages."""
+def bond_members(table, name):
+    """The links enslaved to bond `name` (their `master`), in the table's (ifindex) order."""
+    return [raw["ifname"] for raw in table or [] if raw.get("master") == name]
+
+
+def normalise_link(raw, peer_table=None, peer_netns=None, table=None):
+    """One entry of `ip -j -d link show` as a plain dict of what this collection manages; a bond's
+    members come from `table` (the whole read), None without it."""
     info = raw.get("linkinfo") or {}
     kind = info.get("info_kind")
     data = info.get("info_data") or {}
@@ -88,6 +94,12 @@ def normalise_link(raw, peer_table=None, peer_netns=None):
             link.update(peer=raw.get("link"), peer_netns=None)
     elif kind == "macvlan":
         link.update(link=raw.get("link"), macvlan_mode=data.get("mode"))
+    elif kind == "bond":  # ip prints the lacp settings in every mode; they mean something only in 802.3ad
+        link.update(bond_mode=data.get("mode"), miimon=data.get("miimon"), updelay=data.get("updelay"),
+                    downdelay=data.get("downdelay"), lacp_rate=data.get("ad_lacp_rate"),
+                    lacp_active=None if data.get("ad_lacp_active") is None else data["ad_lacp_active"] == "on",
+                    xmit_hash_policy=data.get("xmit_hash_policy"),
+                    members=None if table is None else bond_members(table, raw["ifname"]))
     elif kind in ("gre", "gretap"):
         link.update(local=_endpoint(data, "local"), remote=_endpoint(data, "remote"), key=_gre_key(data),
                     ttl=data.get("ttl"), link=data.get("link"))

@@ -70,7 +70,7 @@ def run_link(module):
             except CommandError:
                 peer_ok = False
         raw = entry(table, want["name"])
-        have = None if raw is None else normalise_link(raw, peer_table, want.get("peer_netns"))
+        have = None if raw is None else normalise_link(raw, peer_table, want.get("peer_netns"), table=table)
         return {"have": have, "table": table, "peer_table": peer_table, "peer_ok": peer_ok}
 
     def plan(want, host):

@@ -29,8 +29,15 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._validate import (
     netns_name,
 )
 
-KINDS = ("vlan", "vxlan", "bridge", "veth", "dummy", "macvlan", "gre", "gretap")
+KINDS = ("vlan", "vxlan", "bridge", "veth", "dummy", "macvlan", "gre", "gretap", "bond")
 MACVLAN_MODES = ("private", "vepa", "bridge", "passthru", "source")
+# The kernel's bonding modes and hash policies as iproute2 6.1 spells them (`ip link help bond`).
+BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
+BOND_HASH_POLICIES = ("layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4", "vlan+srcmac")
+BOND_HASH_MODES = ("balance-xor", "802.3ad", "balance-tlb")  # the modes that hash a flow onto a member
+BOND_LACP_MODE = "802.3ad"  # lacp_rate and lacp_active: the kernel refuses them in any other mode
+LACP_RATES = ("slow", "fast")
+BOND_MS = (0, 60000)  # miimon, updelay, downdelay in ms; a minute is far beyond any switch's convergence
 LINK_STATES = ("present", "absent", "up", "down")
 ADDRESS_STATES = ("present", "absent", "exact")
 MTU = (68, 65535)
@@ -49,9 +56,18 @@ KIND_OPTIONS = {
     "macvlan": ("link", "macvlan_mode"),
     "gre": ("local", "remote", "key", "ttl", "link"),
     "gretap": ("local", "remote", "key", "ttl", "link"),
+    "bond": ("bond_mode", "miimon", "updelay", "downdelay", "lacp_rate", "lacp_active", "xmit_hash_policy", "members"),
 }
 SPECIFIC = ("link", "vlan_id", "vni", "local", "remote", "group", "dstport", "learning", "proxy", "ttl", "key",
-            "peer", "peer_netns", "macvlan_mode")
+            "peer", "peer_netns", "macvlan_mode", "bond_mode", "miimon", "updelay", "downdelay", "lacp_rate", "lacp_active",
+            "xmit_hash_policy", "members")
+# A bond's options, as the kernel (6.1) lets them change on a bond that exists: never by recreating it
+# (its addresses and ifindex stay). `ip link set B type bond ...` takes BOND_LIVE at any time; BOND_DOWN
+# only while the bond is down ("unable to set option because the bond is up"); the mode only while it
+# is down and has no members ("... because the bond device has slaves").
+BOND_LIVE = ("miimon", "updelay", "downdelay", "xmit_hash_policy")
+BOND_DOWN = ("lacp_rate", "lacp_active")
+BOND_IN_PLACE = ("bond_mode", "members") + BOND_LIVE + BOND_DOWN
 MUTABLE = ("mtu", "address", "master")
 # Bridge-port options: settings of the link's port in its master bridge (`type bridge_slave`).
 BRIDGE_PORT = ("isolated",)
@@ -74,6 +90,14 @@ LINK_ARGUMENT_SPEC = dict(
     peer=dict(type="str"),
     peer_netns=dict(type="str"),
     macvlan_mode=dict(type="str", choices=list(MACVLAN_MODES)),
+    bond_mode=dict(type="str", choices=list(BOND_MODES)),
+    miimon=dict(type="int"),
+    updelay=dict(type="int"),
+    downdelay=dict(type="int"),
+    lacp_rate=dict(type="str", choices=list(LACP_RATES)),
+    lacp_active=dict(type="bool"),
+    xmit_hash_policy=dict(type="str", choices=list(BOND_HASH_POLICIES)),
+    members=dict(type="list", elements="str"),
     mtu=dict(type="int"),
     address=dict(type="str"),
     master=dict(type="str"),
@@ -90,7 +114,8 @@ LINK_RULES = dict(
         ("kind", "macvlan", ("link",)),
     ],
     mutually_exclusive=[("remote", "group")],
-    required_by={"peer_netns": ("peer",)},
+    required_by={"peer_netns": ("peer",), "lacp_rate": ("bond_mode",), "lacp_active": ("bond_mode",),
+                 "xmit_hash_policy": ("bond_mode",), "updelay": ("miimon",), "downdelay": ("miimon",)},
     supports_check_mode=True,
 )
 
@@ -129,6 +154,32 @@ def _optional(params, field, check):
     return None if value is None else check(field, value)
 
 
+def _members(field, value):
+    names = [ifname(f"{field}[{index}]", name) for index, name in enumerate(value)]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ValidationError(f"{field}: lists {name!r} twice")
+    return names
+
+
+def _check_bond(want):
+    """The rules across a bond's options that the kernel would otherwise refuse half way through a batch
+    (or, for a delay, silently round down)."""
+    mode = want["bond_mode"]
+    if want["members"] is not None and want["name"] in want["members"]:
+        raise ValidationError(f"members: {want['name']!r} is the bond itself; members are other links")
+    for field in ("lacp_rate", "lacp_active"):
+        if want[field] is not None and mode != BOND_LACP_MODE:
+            raise ValidationError(f"{field}: only with bond_mode {BOND_LACP_MODE} (bond_mode is {mode})")
+    if want["xmit_hash_policy"] is not None and mode not in BOND_HASH_MODES:
+        raise ValidationError(f"xmit_hash_policy: only with bond_mode {', '.join(BOND_HASH_MODES)} (bond_mode is {mode})")
+    for field in ("updelay", "downdelay"):
+        if want[field] is not None and not want["miimon"]:
+            raise ValidationError(f"{field}: needs miimon above 0 (the kernel counts delays in link checks)")
+        if want[field] and want[field] % want["miimon"]:
+            raise ValidationError(f"{field}: {want[field]} must be a multiple of miimon ({want['miimon']}); the kernel would round it down")
+
+
 def link_want(params):
     """Check every parameter and return the wanted link as a plain dict; raise ValidationError."""
     kind = params.get("kind")
@@ -158,6 +209,14 @@ def link_want(params):
         "peer": ifname,
         "peer_netns": netns_name,
         "macvlan_mode": lambda f, v: v,  # the spec's choices
+        "bond_mode": lambda f, v: v,
+        "miimon": lambda f, v: int_range(f, v, BOND_MS),
+        "updelay": lambda f, v: int_range(f, v, BOND_MS),
+        "downdelay": lambda f, v: int_range(f, v, BOND_MS),
+        "lacp_rate": lambda f, v: v,
+        "lacp_active": lambda f, v: bool(v),
+        "xmit_hash_policy": lambda f, v: v,
+        "members": _members,
         "mtu": lambda f, v: int_range(f, v, MTU),
         "address": mac_address,
         "master": lambda f, v: v if v == "" else ifname(f, v),
@@ -180,6 +239,8 @@ def link_want(params):
         raise ValidationError("peer_netns: must differ from netns; omit it for a peer in the same namespace")
     if want["isolated"] is not None and want["master"] == "":
         raise ValidationError("isolated: a setting of the link's port in its bridge; master is empty (out of any bridge)")
+    if kind == "bond":
+        _check_bond(want)
     if want["address"] is not None and kind == "gre":
         raise ValidationError("address: kind gre has no MAC address (allowed with every other kind)")
     return want

@@ -271,11 +271,8 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     ok = ok and parsed is not None
     bond = parsed if isinstance(parsed, nic.Bond) else None
     uplink = nic.port_name(parsed) if ok else raw["netfabric_uplink"]
-    if bond is not None and (datapath != "netdev" or raw["netfabric_backend"] != "ovs"):
-        problems.append(
-            f"{where}: a bonded netfabric_uplink needs netfabric_datapath_type netdev and netfabric_backend ovs (an Open vSwitch bond on br-phy); "
-            f"on this host bond the NICs in the kernel and set netfabric_uplink to that bond's name"
-        )
+    if bond is not None and (datapath != "netdev" or raw["netfabric_backend"] != "ovs"):  # a kernel bond
+        problems.extend(nic.kernel_problems(bond, "netfabric_uplink", where))
     vlans: list[int] = []
     for value in raw["netfabric_provider_vlans"]:
         vlan = _in_range("netfabric_provider_vlans", value, _validate.VLAN_ID, problems, where)

@@ -38,6 +38,7 @@ from ansible_collections.netfabric.ovs.plugins.module_utils._constants import OW
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ifname_problem
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import subinterface_name
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import underlay
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.underlay import uplink
 
 BACKENDS = ("ovs", "linuxbridge")
@@ -169,7 +170,8 @@ def host_plan(topology, name: str) -> dict[str, Any]:
         "vlan_subinterfaces": [],
         "network_node": node_plan(fabric, name),  # a linuxbridge host is never a network node: all empty
         "underlay": {"address": host.address, "prefix": host.prefix, "uplink": host.uplink, "bridge": None, "mtu": fabric.underlay_mtu,
-                     "links": uplink(host.uplink, fabric.underlay_mtu, netdev=False)[1]},  # a plain NIC here
+                     "links": uplink(host.bond or host.uplink, fabric.underlay_mtu, netdev=False)[1],  # a plain NIC or a kernel bond
+                     **underlay.kernel_bond(host.bond, netdev=False)},
         "flows": {},
         "flow_cookie": fabric.flow_cookie,
         "tenants": tenants,

@@ -54,6 +54,7 @@ from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.pipeline imp
     provider_flows,
 )
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Seen, Topology, subinterface_name, seen_from_info
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import underlay
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.underlay import uplink
 
 OPENFLOW = list(OPENFLOW_VERSIONS)
@@ -226,6 +227,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             "mtu": fabric.underlay_mtu,
             "links": uplink_links,  # ip_link arguments: the uplink where OVS does not own it
             **({"members": nic.links(host.bond)} if host.bond else {}),  # a bond's NICs: the MAC of the first, the guard on each
+            **underlay.kernel_bond(host.bond, netdev=netdev),  # system datapath: the bond that holds the address
         },
         "flows": {
             BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),

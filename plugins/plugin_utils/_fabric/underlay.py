@@ -38,7 +38,7 @@ import copy
 import re
 from typing import Any
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY, OWNER
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import nic
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -48,12 +48,23 @@ def uplink(name: nic.Nic | nic.Bond, mtu: int, *, netdev: bool) -> tuple[list[di
     """The uplink (a NIC's name or a bond) at the underlay MTU, as (br-phy ports, ip_link arguments).
 
     On netdev hosts it is a port of br-phy: OVS owns it and resets an MTU set with `ip link`, so
-    the MTU is its `mtu_request` (a bond's: each member's). On system-datapath hosts it is a plain
-    NIC that keeps the underlay address and that OVS never opens: `ip link` sets it.
+    the MTU is its `mtu_request` (a bond's: each member's). On system-datapath (and Linux-bridge)
+    hosts it is a kernel link that keeps the underlay address and that OVS never opens: `ip link`
+    sets a plain NIC's MTU, or makes the kernel bond (owned: teardown removes it).
     """
     if netdev:
         return [{**nic.ovs_port(name), "mtu_request": mtu}], []
+    if isinstance(name, nic.Bond):
+        return [], [nic.kernel_bond(name, mtu, OWNER)]
     return [], [{"name": name, "mtu": mtu}]
+
+
+def kernel_bond(bond: nic.Bond | None, *, netdev: bool) -> dict[str, Any]:
+    """The underlay plan's `kernel_bond` when the uplink is a kernel bond: its name, members and owner,
+    for the tasks that put the underlay address on it (off its members) and remove it in teardown."""
+    if bond is None or netdev:
+        return {}
+    return {"kernel_bond": {"name": bond.name, "members": list(bond.members), "owner": OWNER}}
 
 
 def unicast_mac(mac: Any) -> str:

@@ -114,7 +114,7 @@ def spec_errors(**given):
     ({"name": "x", "kind": "vxlan", "vni": 1, "remote": "192.0.2.1", "group": "239.1.1.1"}, ["mutually exclusive", "remote", "group"]),
     ({"name": "x", "kind": "veth", "peer": "y", "peer_netns": None}, []),
     ({"name": "x", "peer_netns": "ns"}, ["peer_netns", "peer"]),
-    ({"name": "x", "kind": "ipip"}, ["kind", "vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap"]),
+    ({"name": "x", "kind": "ipip"}, ["kind", "vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap, bond"]),
     ({"name": "x", "state": "gone"}, ["state", "present, absent, up, down"]),
     ({"name": "x", "kind": "macvlan", "link": "e", "macvlan_mode": "x"}, ["macvlan_mode", "private, vepa, bridge, passthru, source"]),
 ])
@@ -156,7 +156,7 @@ def test_argument_spec_rejects(given, words):
     ({"name": "v", "kind": "bridge", "vni": 5}, "vni: only used with kind vxlan (kind is bridge)"),
     ({"name": "v", "kind": "dummy", "link": "eth0"}, "link: only used with kind vlan, vxlan, macvlan, gre, gretap (kind is dummy)"),
     ({"name": "v", "kind": "veth", "peer": "p", "key": 1}, "key: only used with kind gre, gretap (kind is veth)"),
-    ({"name": "v", "vlan_id": 5}, "vlan_id: needs kind (one of vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap)"),
+    ({"name": "v", "vlan_id": 5}, "vlan_id: needs kind (one of vlan, vxlan, bridge, veth, dummy, macvlan, gre, gretap, bond)"),
     ({"name": "v", "kind": "veth", "peer": "v"}, "peer: must differ from name ('v') unless peer_netns puts the peer elsewhere"),
     ({"name": "v", "kind": "veth", "peer": "p", "netns": "a", "peer_netns": "a"}, "peer_netns: must differ from netns"),
     ({"name": "v", "kind": "veth", "peer": "p", "peer_netns": "a/b"}, "peer_netns: 'a/b' is not a network namespace name"),

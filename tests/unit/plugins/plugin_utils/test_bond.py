@@ -68,9 +68,54 @@ def test_bad_bonds_are_named(bond, expected):
         assert text in message, message
 
 
-def test_a_bond_needs_a_netdev_ovs_host():
-    message = only_problem(BOND, host="hv3")  # system datapath
-    assert message.startswith("host hv3: a bonded netfabric_uplink needs netfabric_datapath_type netdev and netfabric_backend ovs")
+# ---------------------------------------------------------------- a kernel bond (system datapath, Linux bridge)
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({}, {"bond_mode": "active-backup"}),
+    ({"mode": "balance-slb"}, {"bond_mode": "balance-tlb"}),
+    ({"mode": "balance-tcp", "lacp": "active"}, {"bond_mode": "802.3ad", "xmit_hash_policy": "layer3+4", "lacp_active": True, "lacp_rate": "slow"}),
+    ({"mode": "balance-tcp", "lacp": "passive", "lacp_rate": "fast"},
+     {"bond_mode": "802.3ad", "xmit_hash_policy": "layer3+4", "lacp_active": False, "lacp_rate": "fast"}),
+])
+def test_open_vswitch_modes_as_kernel_bond_modes(given, expected):
+    link = plan.fabric_plan(plan.build(*example({**BOND, **given}, host="hv3")))["hv3"]["underlay"]["links"][0]
+    assert link == {"name": "bond0", "kind": "bond", **expected, "miimon": 100, "updelay": 0, "downdelay": 0,
+                    "members": ["eth1", "eth2"], "mtu": 1500, "owner": "netfabric", "state": "up"}
+
+
+def test_system_host_plan_makes_a_kernel_bond_that_holds_the_underlay_address():
+    bond = {**BOND, "updelay": 200, "downdelay": 100}
+    hv3 = plan.fabric_plan(plan.build(*example(bond, host="hv3")))["hv3"]
+    assert hv3["underlay"] == {
+        "address": "172.31.0.3", "prefix": 24, "uplink": "bond0", "bridge": None, "mtu": 1500, "members": ["eth1", "eth2"],
+        "links": [{"name": "bond0", "kind": "bond", "bond_mode": "active-backup", "miimon": 100, "updelay": 200, "downdelay": 100,
+                   "members": ["eth1", "eth2"], "mtu": 1500, "owner": "netfabric", "state": "up"}],
+        "kernel_bond": {"name": "bond0", "members": ["eth1", "eth2"], "owner": "netfabric"},
+    }
+    assert all(port["name"] != "bond0" for ports in hv3["ports"]["fabric"] for port in ports["ports"])  # not on br-phy
+    assert hv3["vlan_subinterfaces"] == [{"name": "bond0.100", "kind": "vlan", "link": "bond0", "vlan_id": 100, "state": "up"}]
+    assert underlay.with_underlay_mac(hv3, None) is hv3  # the address stays in the kernel: no guard flows
+
+
+def test_netdev_host_plan_has_no_kernel_bond():
+    assert "kernel_bond" not in plan.fabric_plan(plan.build(*example(BOND)))["hv1"]["underlay"]
+
+
+@pytest.mark.parametrize(("bond", "expected"), [
+    ({**BOND, "lacp": "active"},
+     "host hv3: netfabric_uplink.lacp active with mode active-backup: a kernel bond negotiates LACP only in mode balance-tcp (802.3ad); "
+     "allowed lacp with active-backup: off"),
+    ({**BOND, "mode": "balance-slb", "lacp": "passive"}, "host hv3: netfabric_uplink.lacp passive with mode balance-slb"),
+    ({**BOND, "updelay": 150}, "host hv3: netfabric_uplink.updelay 150 must be a multiple of 100 on a kernel bond (it checks its members' links every 100 ms)"),
+    ({**BOND, "downdelay": 50}, "host hv3: netfabric_uplink.downdelay 50 must be a multiple of 100"),
+])
+def test_what_a_kernel_bond_cannot_do_is_named(bond, expected):
+    assert only_problem(bond, host="hv3").startswith(expected)
+
+
+def test_open_vswitch_bond_keeps_what_the_kernel_cannot_do():
+    host = validate(*example({**BOND, "lacp": "active", "updelay": 150})).hosts["hv1"]  # netdev: an OVS bond
+    assert host.bond.lacp == "active" and host.bond.updelay == 150
 
 
 def test_vm_ports_cannot_take_a_members_name():

@@ -163,3 +163,16 @@ def test_provider_vlans_need_no_netdev_on_linuxbridge_hosts():
     validate(hosts, fabric)  # an OVS host with the system datapath would be refused
     hosts["hv1"]["netfabric_backend"] = "ovs"
     assert "host hv1: tenant red has provider_vlan 100" in only_problem(hosts, fabric)
+
+
+def test_a_bonded_uplink_is_a_kernel_bond_the_vxlan_devices_leave_through():
+    hosts, fabric = example()
+    hosts["hv1"]["netfabric_uplink"] = {"name": "bond0", "members": ["eth1", "eth2"], "mode": "balance-tcp", "lacp": "active"}
+    hv1 = plans(hosts, fabric)["hv1"]
+    assert hv1["underlay"]["links"] == [{"name": "bond0", "kind": "bond", "bond_mode": "802.3ad", "xmit_hash_policy": "layer3+4",
+                                         "miimon": 100, "updelay": 0, "downdelay": 0, "members": ["eth1", "eth2"],
+                                         "mtu": hv1["underlay"]["mtu"], "owner": "netfabric", "state": "up",
+                                         "lacp_active": True, "lacp_rate": "slow"}]
+    assert hv1["underlay"]["kernel_bond"] == {"name": "bond0", "members": ["eth1", "eth2"], "owner": "netfabric"}
+    vxlans = [link for link in hv1["linuxbridge"]["links"] if link["kind"] == "vxlan"]
+    assert vxlans and all(link["link"] == "bond0" for link in vxlans)
