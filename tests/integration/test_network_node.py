@@ -113,6 +113,7 @@ def reboot_network_node(lab, tmp_path):
     netfabric-netns.py alone (no Ansible), and the tenants get leases, route, SNAT and floating IPs
     again. The lab's DHCP supervisors stand in for the systemd units: they start dnsmasq again once
     its namespace is back."""
+    begun = time.monotonic()
     hv = lab.hv(NODE)
     state = hv.dir / "state"
     # through the host's python wrapper, as Ansible's modules run: `ip netns exec` would hide the
@@ -165,6 +166,7 @@ def reboot_network_node(lab, tmp_path):
     forwarding = netns.sh("ip", "netns", "exec", ns(lab, f"{NODE}-nfrouter-red"), "sysctl", "-n", "net.ipv4.ip_forward", capture=True)
     assert forwarding.strip() == "1"
     assert all(counts["changed"] == 0 for counts in lab.playbook().values()), "Ansible found something the boot script missed"
+    print(f"reboot check: {time.monotonic() - begun:.0f} s")
 
 
 def test_network_node_routes_nats_and_serves_dhcp(lab, tmp_path):
