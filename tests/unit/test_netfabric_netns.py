@@ -133,6 +133,7 @@ def test_check_runs_nothing(monkeypatch, tmp_path, capsys):
     state = tmp_path / "netns.json"
     state.write_text(json.dumps(copy.deepcopy(STATE)))
     monkeypatch.setattr(boot, "read_host", lambda _state: rebooted())
+
     def never(*argv, **kwargs):
         raise AssertionError(f"--check ran {argv} {kwargs}")
 
