@@ -45,6 +45,12 @@ NODE_PORT_PREFIXES = (ROUTER_PORT_PREFIX, GATEWAY_PORT_PREFIX, DHCP_PORT_PREFIX)
 # Their MACs: locally administered, unicast, "NF" after the first byte, then 3 bytes of the hash.
 NODE_MAC_PREFIX = "0e:4e:46"
 NAT_TABLE = "netfabric"  # the nftables table (family ip) of a router namespace: SNAT, floating IPs, ingress filter
+# What netfabric-netns.service puts back at boot on a network node (roles/network_node/files/netfabric-netns.py):
+# STATE_DIR/netns.json names the namespaces, their links, addresses, routes and sysctls, and
+# STATE_DIR/nft/<namespace>.nft holds each router's NAT table as one atomic `nft -f` transaction.
+NETNS_BOOT_STATE = "netns.json"
+NFT_RESTORE_DIR = "nft"
+NETNS_BOOT_UNIT = "netfabric-netns.service"
 
 # ---------------------------------------------------------------- OpenFlow
 # What every bridge speaks; ovs-ofctl talks the newest, which bundles (atomic flow changes) need.

@@ -52,6 +52,7 @@ UNIT_WANTS = "multi-user.target.wants"
 SYSTEMD_RUNNING = "/run/systemd/system"  # exists only when systemd is PID 1 (sd_booted)
 UNIT_PATTERN = "netfabric-dhcp-{name}.service"
 NAME_RE = re.compile(r"[a-z0-9_-]{1,40}")
+UNIT_NAME_RE = re.compile(r"[A-Za-z0-9:_.@-]{1,247}\.(service|target|mount)")
 HOSTNAME_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 LEASE_TIME = (120, 4294967294)  # dnsmasq's minimum is two minutes; 0xffffffff means infinite
 MTU = (68, 65535)
@@ -77,6 +78,7 @@ ARGUMENT_SPEC = dict(
     domain=dict(type="str"),
     lease_time=dict(type="int", default=86400),
     supervisor=dict(type="str", default="auto", choices=list(SUPERVISORS)),
+    requires=dict(type="list", elements="str", default=[]),
     **TIMEOUT_ARGS,
 )
 RULES = dict(supports_check_mode=True, required_if=[("state", "present", ["interface", "subnet"])])
@@ -228,6 +230,14 @@ def _domain(value):
     return value
 
 
+def _units(value):
+    units = value or []
+    for index, unit in enumerate(units):
+        if not isinstance(unit, str) or not UNIT_NAME_RE.fullmatch(unit):
+            raise ValidationError(f"requires[{index}]: {unit!r} is not a systemd unit name (NAME.service, .target or .mount)")
+    return list(units)
+
+
 def dhcp_want(params, *, binaries=None):
     """Check every parameter and render what the instance's files must hold.
 
@@ -270,6 +280,7 @@ def dhcp_want(params, *, binaries=None):
         mtu=None if params.get("mtu") is None else int_range("mtu", params["mtu"], MTU),
         domain=None if params.get("domain") is None else _domain(params["domain"]),
         lease_time=int_range("lease_time", params.get("lease_time", 86400), LEASE_TIME),
+        requires=_units(params.get("requires")),
     )
     bins = binaries or {}
     want["command"] = dnsmasq_command(want, bins)
@@ -342,13 +353,16 @@ def opts_text(want):
 
 def unit_text(want, kill="/bin/kill"):
     """The systemd unit: restarted forever (no start limit), so it also waits out a namespace that the
-    play creates after boot."""
+    play creates after boot. The units it `requires` (the boot step that puts its namespace back)
+    start first, and when one fails it does not start at all: no DHCP server on a half-made network."""
+    requires = want.get("requires") or []
     return "\n".join([
         f"# netfabric.ovs dhcp_server {want['name']}: written by the module; changes are overwritten.",
         "[Unit]",
         f"Description=netfabric DHCP server {want['name']} (dnsmasq, {want['subnet']})",
-        "After=openvswitch-switch.service network-online.target",
+        "After=" + " ".join(["openvswitch-switch.service", "network-online.target", *requires]),
         "Wants=network-online.target",
+        *([f"Requires={' '.join(requires)}"] if requires else []),
         "StartLimitIntervalSec=0",
         "",
         "[Service]",

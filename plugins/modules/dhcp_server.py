@@ -152,6 +152,14 @@ options:
     type: str
     choices: [auto, systemd, process]
     default: auto
+  requires:
+    description:
+      - With O(supervisor=systemd), units the DHCP server's unit requires and starts after (C(Requires=), C(After=)),
+        such as the unit that puts its namespace back at boot; when one of them fails, dnsmasq is not started.
+      - Each must exist when the server starts (systemd refuses to start a unit whose requirement has no unit file).
+    type: list
+    elements: str
+    default: []
   timeout:
     description:
       - Seconds each command may run, and about how long to wait for a (re)started dnsmasq to serve.

@@ -107,6 +107,67 @@ def node_snapshot(lab):
     }
 
 
+def reboot_network_node(lab, tmp_path):
+    """What a reboot takes from the network node - the namespaces with their veths, addresses, routes,
+    NAT tables and sysctls, the DHCP servers' processes, and ovs-vswitchd's run - comes back from
+    netfabric-netns.py alone (no Ansible), and the tenants get leases, route, SNAT and floating IPs
+    again (and the test's next site run finds nothing to change). The lab's DHCP supervisors stand in
+    for the systemd units: they start dnsmasq again once its namespace is back."""
+    begun = time.monotonic()
+    hv = lab.hv(NODE)
+    state = hv.dir / "state"
+    # through the host's python wrapper, as Ansible's modules run: `ip netns exec` would hide the
+    # namespaces the script makes in a private mount namespace
+    script = (hv.python, state / "netfabric-netns.py", f"--state={state / 'netns.json'}")
+
+    def boot(*args):
+        return netns.sh(*script, *args, capture=True)
+
+    assert boot("--check") == "", "converge left nothing for the boot script to do"
+    owned = [n for n in netns.netns_list() if n.startswith(ns(lab, f"{NODE}-nf"))]
+    assert len(owned) == 4 and sorted(p.name for p in (state / "nft").iterdir()) == sorted(
+        f"{n}.nft" for n in owned if "-nfrouter-" in n), owned
+    pids = [pid for name in owned for pid in netns.sh("ip", "netns", "pids", name, capture=True).split()]
+    for name in owned:  # unmounted first, so a supervisor cannot start dnsmasq in the old namespace again
+        netns.sh("ip", "netns", "del", name)
+    for pid in pids:
+        netns.sh("kill", "-9", pid, check=False)
+    deadline = time.monotonic() + 30  # the namespaces die with their last process, and the veths with them
+    while any(link["ifname"].startswith(("qr-", "qg-", "qd-")) for link in json.loads(hv.exec("ip", "-j", "link"))):
+        assert time.monotonic() < deadline, "the veths outlived their namespaces"
+        time.sleep(0.5)
+    # ovs-vswitchd starts afresh at boot, before the boot step: it finds the veths' ports without a device
+    # (a running one would keep reading the old devices), and the flow-restore hook gives it its flows
+    hv.restart_vswitchd()
+    hv.exec(str(state / "restore-flows"))
+    assert not pings(lab, "tap-red-2", OUTSIDE), "the router survived the reboot it stands for"
+
+    started = time.monotonic()
+    out = boot()
+    assert "netns add" in out and "nft -f" in out, out
+    assert boot("--check") == "", "a second run has nothing to do"
+    for vm in ("tap-red-1", "tap-blue-1"):
+        deadline = time.monotonic() + 60  # dnsmasq starts again within seconds of its namespace
+        while not (lease := dhcp(lab, tmp_path, vm)):
+            assert time.monotonic() < deadline, f"{vm} got no lease after the boot script"
+        assert lease.get("ip") == "10.0.0.11" and lease.get("router") == GATEWAY["10.0.0.0/24"], lease
+        configure(lab, vm, lease)
+    print(f"network node back (leases for two tenants) {time.monotonic() - started:.1f} s after the boot script started")
+    for tenant in ("red", "blue"):
+        near, far = f"tap-{tenant}-1", f"tap-{tenant}-2"
+        reached, seen = sees(lab, "outside", "icmp", near, OUTSIDE, iface="out0")
+        assert reached and any(f"{router_address(lab, tenant)} > {OUTSIDE}: ICMP echo request" in line for line in seen), seen
+        reached, seen = sees(lab, far, "icmp", "outside", FLOATING[tenant])
+        assert reached and any(f"{OUTSIDE} > 10.1.0.12: ICMP echo request" in line for line in seen), seen
+        assert pings(lab, near, "10.1.0.12"), f"{tenant}'s router no longer routes between its subnets"
+    with netns.tcpdump(ns(lab, "tap-red-1"), "icmp") as inside:  # still no way in but the floating IPs
+        assert not pings(lab, "outside", "10.0.0.11")
+    assert not inside, inside
+    forwarding = netns.sh("ip", "netns", "exec", ns(lab, f"{NODE}-nfrouter-red"), "sysctl", "-n", "net.ipv4.ip_forward", capture=True)
+    assert forwarding.strip() == "1"
+    print(f"reboot check: {time.monotonic() - begun:.0f} s")
+
+
 def test_network_node_routes_nats_and_serves_dhcp(lab, tmp_path):
     # A Neutron agent's router namespace on the same host: never the fabric's to touch
     neutron = ns(lab, f"{NODE}-qrouter-0a1b2c")
@@ -155,6 +216,10 @@ def test_network_node_routes_nats_and_serves_dhcp(lab, tmp_path):
         responder = lab.hv("hv1").ofctl("-O", "OpenFlow14", "dump-flows", "br-tun", "arp")
         assert "arp_tpa=10.0.0.1" in responder, responder
 
+    if lab.mode == "learning":  # the boot script is the same in both modes: once is enough
+        reboot_network_node(lab, tmp_path)
+
+    # ... and after the boot script, nothing either: it put back exactly what Ansible makes
     second = lab.playbook()
     assert all(counts["changed"] == 0 for counts in second.values()), second
 
@@ -184,6 +249,7 @@ def test_network_node_routes_nats_and_serves_dhcp(lab, tmp_path):
     left = sorted(n[len(ns(lab, NODE)) + 1:] for n in netns.netns_list() if n.startswith(ns(lab, f"{NODE}-nf")))
     assert len(left) == 2 and left[0].startswith("nfdhcp-blue-") and left[1] == "nfrouter-blue", left
     assert len(list((lab.hv(NODE).dir / "state").glob("dhcp-*"))) == 1
+    assert [p.name for p in (lab.hv(NODE).dir / "state" / "nft").iterdir()] == [f"{ns(lab, NODE)}-nfrouter-blue.nft"]
     assert not [p for p in lab.hv(NODE).vsctl("list-ports", "br-int").split() if p.startswith(("qr-", "qd-"))
                 and "red" in lab.hv(NODE).vsctl("get", "Port", p, "external_ids:netfabric_tenant")]
     assert pings(lab, "tap-blue-1", OUTSIDE) and not pings(lab, "tap-red-1", OUTSIDE)
@@ -191,5 +257,7 @@ def test_network_node_routes_nats_and_serves_dhcp(lab, tmp_path):
 
     lab.playbook("teardown")
     assert node_snapshot(lab) == before
+    left = [name for name in ("netns.json", "netfabric-netns.py", "nft") if (lab.hv(NODE).dir / "state" / name).exists()]
+    assert not left, f"teardown left the boot step's {left}"
     assert neutron in netns.netns_list()
     assert all(counts["changed"] == 0 for counts in lab.playbook("teardown").values())

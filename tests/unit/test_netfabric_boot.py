@@ -92,3 +92,16 @@ def test_a_bonded_uplink_is_its_members():
     lines, problems = boot.plan({"underlay": bonded}, links("addr_host.json"))
     assert lines == ["address add 192.0.2.9/24 dev br0", "address del 192.0.2.9/24 dev v0p"]
     assert problems == []
+
+
+def test_a_system_hosts_uplink_gets_the_underlay_mtu_back():
+    """A NIC OVS does not own (system datapath) comes back from a reboot at its default MTU."""
+    state = {"underlay": {"address": "192.0.2.9", "prefix": 24, "uplink": "v0p", "bridge": None, "links": [{"name": "v0p", "mtu": 1600}]}}
+    assert boot.needed_devices(state) == ["v0p"]
+    assert boot.plan(state, links("addr_host.json")) == (["link set dev v0p mtu 1600"], [])
+    host = links("addr_host.json")
+    host["v0p"] = dict(host["v0p"], mtu=1600)
+    assert boot.plan(state, host) == ([], [])
+    missing = dict(state, underlay=dict(state["underlay"], links=[{"name": "nope0", "mtu": 1600}]))
+    lines, problems = boot.plan(missing, host)
+    assert lines == [] and [p.split(":")[0] for p in problems] == ["nope0"]

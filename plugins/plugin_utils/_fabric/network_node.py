@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _constants as C
-from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
+from ansible_collections.netfabric.ovs.plugins.module_utils import _nft, _validate
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import spec
 
 NETWORK_NODES = "network_nodes"  # the inventory group
@@ -406,6 +406,7 @@ def node_plan(fabric, name: str) -> dict[str, Any]:
             )
     return {
         # what this host's earlier runs may have made, so the role removes what the plan dropped
+        "boot": boot_plan(state_dir, namespaces, links, routes, nat),
         "owned": {
             "netns_prefixes": [f"{prefix}{C.ROUTER_NETNS_PREFIX}", f"{prefix}{C.DHCP_NETNS_PREFIX}"],
             "dhcp_dirs": f"{state_dir}/{C.DHCP_DIR_PREFIX}*",
@@ -416,6 +417,37 @@ def node_plan(fabric, name: str) -> dict[str, Any]:
         "nat": nat,
         "external": {"bridge": host.external.bridge, "owner": C.OWNERS["routers"], "ports": gateways} if host.external else None,
         "dhcp": dhcp,
+    }
+
+
+def boot_plan(state_dir: str, namespaces: list, links: list, routes: list, nat: list) -> dict[str, Any]:
+    """What netfabric-netns.py puts back at boot, when the kernel has forgotten the namespaces with
+    everything in them (OVSDB keeps the veths' host ends as ports, and ovs-vswitchd takes each
+    one back when its veth appears again): `state` is netns.json, `nft` each router's NAT table as
+    the file the script gives `nft -f` (the nft_table module's own transaction, which names only
+    that table). No namespaces: the role removes the files and the unit."""
+    nft_dir = f"{state_dir}/{C.NFT_RESTORE_DIR}"
+    tables = {}
+    for item in nat:
+        want = _nft.table_want({"family": "ip", "name": C.NAT_TABLE, "chains": item["chains"]})
+        tables[item["netns"]] = {"file": f"{nft_dir}/{item['netns']}.nft", "text": _nft.transaction(want, True)}
+    route_of = {item["netns"]: item["routes"] for item in routes}
+    state = [
+        {
+            "name": ns["name"],
+            "sysctls": ns["sysctls"],
+            "links": [{k: link[k] for k in ("name", "mac", "mtu", "addresses", "features") if k in link} for link in links if link["netns"] == ns["name"]],
+            "routes": route_of.get(ns["name"], []),
+            "nft": {"family": "ip", "name": C.NAT_TABLE, "file": tables[ns["name"]]["file"]} if ns["name"] in tables else None,
+        }
+        for ns in namespaces
+    ]
+    return {
+        "file": f"{state_dir}/{C.NETNS_BOOT_STATE}",
+        "nft_dir": nft_dir,
+        "unit": C.NETNS_BOOT_UNIT,
+        "state": {"owner": f"{C.LINK_OWNER_MARK}{C.OWNERS['routers']}", "namespaces": state},
+        "nft": [{"netns": name, **table} for name, table in sorted(tables.items())],
     }
 
 

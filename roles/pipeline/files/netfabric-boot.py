@@ -4,14 +4,16 @@
 
 FILE (default: boot.json next to this script) is written by the pipeline role from the host's plan:
 
-    {"underlay": {"address": A, "prefix": P, "uplink": U, "bridge": B or null},
+    {"underlay": {"address": A, "prefix": P, "uplink": U, "bridge": B or null, "links": [{"name": U, "mtu": M}]},
      "links": [{"name": N, "kind": "vlan", "link": U, "vlan_id": V, "state": "up", "mtu": M (optional)}],
      "owner": "netfabric:provider_vlans"}
 
 What OVSDB keeps (bridges, ports, MTU requests, br-phy's MAC) comes back with ovs-vswitchd and the
 flows with the flow-restore unit; what only the kernel held is put back here: the underlay address on
 the bridge (brought up) and off the uplink (the OS's own network configuration puts it back there at
-boot), and the VLAN subinterfaces with their mark, MTU and up state. The host is read once
+boot), the underlay MTU of a system-datapath host's uplink (`underlay.links`: a NIC that OVS does not
+own comes back at its default MTU, and the tunnels' packets would no longer fit), and the VLAN
+subinterfaces with their mark, MTU and up state. The host is read once
 (`ip -j -d addr show`), the difference is applied in one `ip -batch -`; a second run writes nothing.
 Only what FILE names is touched: a link of that name that is not the VLAN it should be is left alone
 and reported (exit 1). Waits at most NETFABRIC_BOOT_WAIT seconds (default 60) for the bridge, which
@@ -40,6 +42,7 @@ def needed_devices(state):
     """The devices that must exist before anything is applied: the bridge and each subinterface's parent."""
     names = {link["link"] for link in state.get("links", [])}
     underlay = state.get("underlay") or {}
+    names.update(link["name"] for link in underlay.get("links") or [])
     if underlay.get("bridge"):
         names.update((underlay["bridge"], *uplink_links(underlay)))
     return sorted(names)
@@ -79,6 +82,12 @@ def plan(state, links):
         if want.get("state", "up") == "up" and "UP" not in have.get("flags", []):
             lines.append(f"link set dev {name} up")
     underlay = state.get("underlay") or {}
+    for want in underlay.get("links") or []:
+        have = links.get(want["name"])
+        if have is None:
+            problems.append(f"{want['name']}: the uplink does not exist; its MTU is not set")
+        elif want.get("mtu") and have.get("mtu") != want["mtu"]:
+            lines.append(f"link set dev {want['name']} mtu {want['mtu']}")
     bridge = underlay.get("bridge")
     if bridge:
         address = (underlay["address"], underlay["prefix"])

@@ -114,6 +114,16 @@ def test_unit_text():
         assert line in text.splitlines(), line
 
 
+def test_unit_requires_the_boot_step_that_puts_its_namespace_back():
+    """After a reboot dnsmasq waits for its namespace, and never starts when the boot step failed."""
+    lines = want(requires=["netfabric-netns.service"])["unit_text"].splitlines()
+    assert "Requires=netfabric-netns.service" in lines
+    assert "After=openvswitch-switch.service network-online.target netfabric-netns.service" in lines
+    assert not [line for line in want()["unit_text"].splitlines() if line.startswith("Requires=")]
+    with pytest.raises(dhcp.ValidationError, match=r"requires\[0\]"):
+        want(requires=["netfabric-netns; rm"])
+
+
 @pytest.mark.skipif(not shutil.which("systemd-analyze") or not shutil.which("dnsmasq"), reason="needs systemd-analyze and dnsmasq")
 def test_unit_passes_systemd_analyze_verify(tmp_path):
     bins = {"ip": shutil.which("ip"), "dnsmasq": shutil.which("dnsmasq"), "kill": shutil.which("kill"), "python": "/usr/bin/python3"}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.netfabric.ovs.plugins.module_utils import _nft
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import FabricError, validate
 
@@ -62,6 +63,30 @@ def test_example_plans_routers_dhcp_and_node_ports():
     hv1 = plan.host_plan(topology, "hv1")
     assert hv1["network_node"]["namespaces"] == [] and hv1["network_node"]["dhcp"] == []
     assert "net1" in next(t for t in hv1["tenants"] if t["name"] == "red")["peers"]
+
+
+def test_boot_state_names_every_namespace_with_what_a_reboot_takes():
+    """netns.json (netfabric-netns.py's input) is the role's own namespaces, links, routes and sysctls, and
+    each router's NAT table file is the transaction the nft_table module applies for that router."""
+    node = plan.host_plan(plan.build(*example(), network_nodes=NODES), "net1")["network_node"]
+    boot = node["boot"]
+    assert (boot["file"], boot["nft_dir"], boot["unit"]) == ("/etc/netfabric/netns.json", "/etc/netfabric/nft", "netfabric-netns.service")
+    state = boot["state"]
+    assert state["owner"] == "netfabric:netfabric-routers"
+    assert [(n["name"], n["sysctls"]) for n in state["namespaces"]] == [(n["name"], n["sysctls"]) for n in node["namespaces"]]
+    for ns in state["namespaces"]:
+        assert ns["links"] == [{k: v for k, v in link.items() if k != "netns"} for link in node["links"] if link["netns"] == ns["name"]]
+        assert ns["routes"] == next((r["routes"] for r in node["routes"] if r["netns"] == ns["name"]), [])
+    routers = [n for n in state["namespaces"] if n["name"].startswith("nfrouter-")]
+    assert [n["nft"] for n in routers] == [{"family": "ip", "name": "netfabric", "file": f"/etc/netfabric/nft/{n['name']}.nft"} for n in routers]
+    assert all(n["nft"] is None for n in state["namespaces"] if n not in routers)
+    for table in boot["nft"]:
+        chains = next(item["chains"] for item in node["nat"] if item["netns"] == table["netns"])
+        want = _nft.table_want({"family": "ip", "name": "netfabric", "chains": chains})
+        assert table["text"] == _nft.transaction(want, True)
+        assert table["text"].startswith("table ip netfabric {}\ndelete table ip netfabric\ntable ip netfabric {")
+    # a host with no router or DHCP server: nothing to put back (the role removes the unit and files)
+    assert plan.host_plan(plan.build(*example(), network_nodes=NODES), "hv1")["network_node"]["boot"]["state"]["namespaces"] == []
 
 
 def test_router_ports_skip_port_security_dhcp_ports_keep_it():
