@@ -96,7 +96,7 @@ class Host:
     netns_prefix: str = ""
     backend: str = "ovs"  # or linuxbridge (linuxbridge.py)
     libvirt: libvirt.Libvirt | None = None  # netfabric_libvirt (libvirt.py)
-    provider_nic: str | None = None  # netfabric_provider_nic: provider-VLAN tenants go through br-provider (_provider_nic)
+    provider_nic: nic.Nic | nic.Bond | None = None  # netfabric_provider_nic: provider-VLAN tenants go through br-provider (_provider_nic)
     dpdk: dpdk.Dpdk | None = None  # netfabric_dpdk (dpdk.py)
     bond: nic.Bond | None = None  # when netfabric_uplink is a bond; `uplink` is then its port name (nic.py)
 
@@ -290,13 +290,14 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
         problems.append(f"{where}: netfabric_netns_prefix {netns_prefix!r} is not 1-64 {_validate.NAME_RULE}: {problem}")
     ext = network_node.external(raw["netfabric_external"], where, problems)
     lv = libvirt.settings(raw["netfabric_libvirt"], where, problems)
-    provider_nic = _provider_nic(raw["netfabric_provider_nic"], uplink, raw["netfabric_backend"], where, problems)
-    if provider_nic is not None and ext is not None and ext.nic == provider_nic:
-        problems.append(f"{where}: netfabric_provider_nic {provider_nic!r} is also netfabric_external.nic; each needs a NIC of its own")
+    provider_nic = _provider_nic(raw["netfabric_provider_nic"], uplink, nic.links(parsed) if ok else [], raw["netfabric_backend"], where, problems)
+    provider_names = [nic.port_name(provider_nic), *nic.links(provider_nic)] if provider_nic is not None else []
+    if ext is not None and ext.nic in provider_names:
+        problems.append(f"{where}: netfabric_provider_nic {ext.nic!r} is also netfabric_external.nic; each needs a NIC of its own")
     dp = dpdk.settings(raw["netfabric_dpdk"], where, problems)
     if dp is not None and bond is not None:
         problems.append(f"{where}: netfabric_dpdk with a bonded netfabric_uplink is not supported yet (allowed: a plain uplink NIC)")
-    ports = _ports(where, raw["netfabric_ports"], nic.links(parsed) if ok else [], uplink if ok else None, datapath, vlans, problems, provider_nic)
+    ports = _ports(where, raw["netfabric_ports"], nic.links(parsed) if ok else [], uplink if ok else None, datapath, vlans, problems, provider_names)
     if not ok or underlay is None:
         return None
     ip, prefix = underlay
@@ -321,26 +322,29 @@ def _host(name: str, raw: dict, problems: list[str]) -> Host | None:
     )
 
 
-def _provider_nic(value: Any, uplink: Any, backend: str, where: str, problems: list[str]) -> str | None:
-    """netfabric_provider_nic: the name of a NIC without an address that carries the host's
-    provider-VLAN tenants on br-provider, or None. The one place that reads the variable: a
-    bonded form (a dict naming the bond and its members) would be parsed here and return the
-    bond's name, which is what the plan puts on br-provider."""
+def _provider_nic(value: Any, uplink: Any, uplink_links: list[str], backend: str, where: str, problems: list[str]) -> nic.Nic | nic.Bond | None:
+    """netfabric_provider_nic: a NIC without an address, or a bond of such NICs (nic.parse_nic, the
+    uplink's parser and options), that carries the host's provider-VLAN tenants on br-provider; or
+    None. The one place that reads the variable. Its name and every member are checked against the
+    uplink, the uplink's members and the fabric's own names (a VM port's against all of them in _ports)."""
     if value is None:
         return None
-    if (problem := _ifname_problem(value)) is not None:
-        problems.append(f"{where}: netfabric_provider_nic {problem}")
+    field = "netfabric_provider_nic"
+    parsed = nic.parse_nic(value, field, where, problems)
+    if parsed is None:
         return None
-    if value == uplink:
-        problems.append(f"{where}: netfabric_provider_nic {value!r} is the uplink; the provider NIC is a second NIC, with no address")
-        return None
-    if value in C.FABRIC_PORTS or value.startswith(C.TUNNEL_PREFIXES + C.NODE_PORT_PREFIXES):
-        problems.append(f"{where}: netfabric_provider_nic {value!r} clashes with a name the fabric gives its own bridges and ports")
-        return None
+    found = len(problems)
+    bonded = isinstance(parsed, nic.Bond)
+    for label, name in ((f"{field}.name" if bonded else field, nic.port_name(parsed)),
+                        *((f"{field}.members[{index}]", member) for index, member in enumerate(parsed.members if bonded else ()))):
+        if name == uplink or name in uplink_links:
+            problems.append(f"{where}: {label} {name!r} is the uplink{' or one of its members' if uplink_links != [uplink] else ''}; "
+                            "the provider NIC is another NIC, with no address (allowed: a NIC that is not netfabric_uplink)")
+        elif name in C.FABRIC_PORTS or name.startswith(C.TUNNEL_PREFIXES + C.NODE_PORT_PREFIXES):
+            problems.append(f"{where}: {label} {name!r} clashes with a name the fabric gives its own bridges and ports")
     if backend == linuxbridge.LINUXBRIDGE:
-        problems.append(f"{where}: netfabric_provider_nic is for netfabric_backend ovs; a linuxbridge host carries provider VLANs on UPLINK.P")
-        return None
-    return value
+        problems.append(f"{where}: {field} is for netfabric_backend ovs; a linuxbridge host carries provider VLANs on UPLINK.P")
+    return None if len(problems) > found else parsed
 
 
 def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int] | None:
@@ -357,9 +361,9 @@ def _underlay(value: str, where: str, problems: list[str]) -> tuple[ipaddress.IP
 
 
 def _ports(where: str, raw_list: list, links: list[str], uplink: str | None, datapath: str, vlans: list[int], problems: list[str],
-           provider_nic: str | None = None) -> tuple[Port, ...]:
+           provider_names: list[str] | None = None) -> tuple[Port, ...]:
     checks = spec.validators()
-    taken = C.FABRIC_PORTS | {uplink, *links} | ({provider_nic} if provider_nic else set())
+    taken = C.FABRIC_PORTS | {uplink, *links, *(provider_names or [])}
     if datapath == "netdev":
         taken |= {f"{C.PROVIDER_PORT_PREFIX}{v}" for v in vlans}
     seen: set[str] = set()

@@ -144,10 +144,11 @@ def _arp_responder(tunnel_id: int, vm: RemoteVm) -> str:
     )
 
 
-def provider_flows(links: list[ProviderLink], *, patch: str = PHY_BR_INT, nic: str | None = None) -> list[str]:
+def provider_flows(links: list[ProviderLink], *, patch: str = PHY_BR_INT, nics: list[str] | None = None) -> list[str]:
     """Owned flows of the bridge that carries provider VLANs to the wire, reached from br-int
     through `patch`: br-phy (patch phy-br-int) or, on a host with its own provider NIC, the
-    provider bridge (patch phy-br-provider, `nic` its one other port). br-int's side of the patch
+    provider bridge (patch phy-br-provider, `nics` the OpenFlow ports of its provider NIC: the NIC, or
+    each member of a bonded one, as a bond has no OpenFlow port of its own). br-int's side of the patch
     pair is in br_int.py. One rule for both: from br-int, a provider tenant's local VLAN becomes
     its provider VLAN; anything else from br-int is dropped.
 
@@ -166,7 +167,7 @@ def provider_flows(links: list[ProviderLink], *, patch: str = PHY_BR_INT, nic: s
     if links:
         flows += [f"table=0,priority=4,in_port={patch},dl_vlan={link.local_vlan},actions={set_vlan(link.provider_vlan)},NORMAL" for link in links]
         flows.append(f"table=0,priority=2,in_port={patch},actions=drop")
-    if nic is not None:
-        flows += [f"table=0,priority=4,in_port={nic},dl_vlan={link.provider_vlan},actions=NORMAL" for link in links]
+    if nics is not None:
+        flows += [f"table=0,priority=4,in_port={nic},dl_vlan={link.provider_vlan},actions=NORMAL" for nic in nics for link in links]
         flows.append("table=0,priority=0,actions=drop")
     return flows

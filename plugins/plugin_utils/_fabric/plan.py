@@ -13,6 +13,8 @@ flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy, 
                     host with a provider NIC; an empty list removes stale owned flows); flow_cookie
                     is its `cookie`. br-int, br-tun and br-provider are `fail_mode: secure`:
                     without these flows they forward nothing.
+retired_bridges     {name, owner} of the bridges the fabric makes on some hosts only (br-provider) that this
+                    host no longer has: their owned ports and flows are removed, then the bridge if empty
 tenants, tunnels    what the host carries and reaches, for reports and tests
 """
 
@@ -157,7 +159,7 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
         },
         {"bridge": BR_TUN, "owner": OWNER, "ports": [{"name": PATCH_INT, "type": "patch", "options": {"peer": PATCH_TUN}}]},
         {"bridge": BR_PHY, "owner": OWNER, "ports": uplink_ports + ([] if host.provider_nic else phy_int)},
-        *([{"bridge": BR_PROVIDER, "owner": OWNER, "ports": [{"name": host.provider_nic}, *phy_int]}] if host.provider_nic else []),
+        *([{"bridge": BR_PROVIDER, "owner": OWNER, "ports": [nic.ovs_port(host.provider_nic), *phy_int]}] if host.provider_nic else []),
         *({"bridge": e.bridge, "owner": OWNER, "ports": [{"name": e.nic}] if e.nic else []} for e in external),
     ]
     # Pinned to access mode with no trunks, so drift is repaired; the tag is what NORMAL would use.
@@ -233,9 +235,12 @@ def host_plan(topology: Topology, name: str) -> dict[str, Any]:
             BR_TUN: br_tun_flows([t["name"] for t in tunnels], paths, l2pop=fabric.mode == "l2pop", mac_limit=fabric.mac_limit),
             BR_INT: br_int_flows(int_tenants, vm_ports, mac_limit=fabric.mac_limit, provider_ofport=carrier.ofport),
             BR_PHY: [] if host.provider_nic else provider_flows(links),
-            **({BR_PROVIDER: provider_flows(links, patch=PHY_BR_PROVIDER, nic=host.provider_nic)} if host.provider_nic else {}),
+            **({BR_PROVIDER: provider_flows(links, patch=PHY_BR_PROVIDER, nics=nic.links(host.provider_nic))} if host.provider_nic else {}),
         },
         "flow_cookie": fabric.flow_cookie,
+        # Bridges the fabric makes only on some hosts, on a host that no longer needs them: their owned
+        # ports and flows go, and the bridge with them unless another tool's port keeps it (roles bridges, pipeline).
+        "retired_bridges": [] if host.provider_nic else [{"name": BR_PROVIDER, "owner": OWNER}],
         "tenants": tenants,
         "tunnels": tunnels,
         "verify_ports": sorted(
@@ -257,7 +262,7 @@ class _Carrier(NamedTuple):
     ofport: int  # int_patch's OpenFlow port number on br-int
 
 
-def _provider_carrier(provider_nic: str | None) -> _Carrier:
+def _provider_carrier(provider_nic: nic.Nic | nic.Bond | None) -> _Carrier:
     """br-provider with its own NIC when the host has one (any datapath), else br-phy (netdev hosts' uplink)."""
     if provider_nic is not None:
         return _Carrier(BR_PROVIDER, INT_BR_PROVIDER, PHY_BR_PROVIDER, INT_BR_PROVIDER_OFPORT)

@@ -160,3 +160,86 @@ def test_hosts_without_a_provider_nic_plan_no_br_provider():
     for host_plan in plans(hosts, fabric).values():
         assert "br-provider" not in [b["name"] for b in host_plan["bridges"]]
         assert "br-provider" not in host_plan["flows"]
+
+
+def test_the_plan_retires_br_provider_on_hosts_without_a_provider_nic():
+    hosts, fabric = provider_example(hv3="eth1")
+    result = plans(hosts, fabric)
+    assert result["hv3"]["retired_bridges"] == []
+    assert result["hv1"]["retired_bridges"] == [{"name": "br-provider", "owner": "netfabric"}]
+
+
+# ---------------------------------------------------------------- bonded
+
+
+BOND = {"name": "bond1", "members": ["eth1", "eth2"]}
+
+
+def test_a_bonded_provider_nic_is_parsed_like_a_bonded_uplink():
+    hosts, fabric = provider_example(hv3={**BOND, "mode": "balance-slb", "updelay": 200})
+    bond = validate(hosts, fabric).hosts["hv3"].provider_nic
+    assert (bond.name, bond.members, bond.mode, bond.updelay, bond.lacp) == ("bond1", ("eth1", "eth2"), "balance-slb", 200, "off")
+
+
+@pytest.mark.parametrize("host", ["hv1", "hv3"])  # an Open vSwitch bond on both datapaths: OVS owns the provider NICs
+def test_a_bonded_provider_nic_is_an_ovs_bond_on_br_provider_matched_by_each_member(host):
+    hosts, fabric = provider_example(**{"hv3": "eth1", host: {**BOND, "lacp": "active", "mode": "balance-tcp", "lacp_rate": "fast"}})
+    host_plan = plans(hosts, fabric)[host]
+    sets = {s["bridge"]: s for s in host_plan["ports"]["fabric"]}
+    assert sets["br-provider"]["ports"][0] == {"name": "bond1", "interfaces": ["eth1", "eth2"], "bond_mode": "balance-tcp", "lacp": "active",
+                                               "bond_updelay": 0, "bond_downdelay": 0, "other_config": {"lacp-time": "fast"}}
+    flows = host_plan["flows"]["br-provider"]
+    assert [f for f in flows if "in_port=eth" in f] == [f"table=0,priority=4,in_port={nic},dl_vlan=300,actions=NORMAL" for nic in ("eth1", "eth2")]
+    assert not [f for f in flows if "in_port=bond1" in f]  # a bond has no OpenFlow port
+    assert "kernel_bond" not in host_plan["underlay"] and host_plan["retired_bridges"] == []
+
+
+@pytest.mark.parametrize(
+    ("uplink", "bond", "expected"),
+    [
+        ("eth0", {"name": "bond1", "members": ["eth1", "eth0"]}, "netfabric_provider_nic.members[1] 'eth0' is the uplink"),
+        ({"name": "bond0", "members": ["eth0", "eth3"]}, {"name": "bond1", "members": ["eth3", "eth4"]},
+         "netfabric_provider_nic.members[0] 'eth3' is the uplink or one of its members"),
+        ({"name": "bond0", "members": ["eth0", "eth3"]}, {"name": "bond0", "members": ["eth1", "eth2"]},
+         "netfabric_provider_nic.name 'bond0' is the uplink"),
+        ("eth0", {"name": "bond1", "members": ["eth1", "patch-tun"]}, "netfabric_provider_nic.members[1] 'patch-tun' clashes with a name the fabric gives"),
+        ("eth0", {"name": "br-provider", "members": ["eth1", "eth2"]}, "netfabric_provider_nic.name 'br-provider' clashes"),
+        ("eth0", {"name": "bond1", "members": ["eth1"]}, "netfabric_provider_nic.members lists 1 NIC(s); a bond needs at least 2"),
+        ("eth0", {"name": "bond1", "members": ["eth1", "eth1"]}, "netfabric_provider_nic.members lists 'eth1' twice"),
+        ("eth0", {"name": "bond1", "members": ["eth1", "eth2"], "mode": "balance-tcp"}, "netfabric_provider_nic.mode balance-tcp needs lacp"),
+        ("eth0", ["eth1", "eth2"], "netfabric_provider_nic must be an interface name or a bond"),
+    ],
+)
+def test_bad_bonded_provider_nics_name_host_field_and_allowed_values(uplink, bond, expected):
+    hosts, fabric = provider_example(hv3=bond)
+    hosts["hv3"]["netfabric_uplink"] = uplink
+    found = problems(hosts, fabric)
+    assert [p for p in found if p.startswith("host hv3") and expected in p], found
+
+
+def test_a_bad_bond_mode_names_the_allowed_modes():
+    hosts, fabric = provider_example(hv3={**BOND, "mode": "balance-rr"})
+    found = problems(hosts, fabric)
+    assert [p for p in found if "hv3" in p and "netfabric_provider_nic" in p and "mode" in p and "active-backup" in p], found
+
+
+def test_a_vm_port_or_the_external_nic_cannot_be_a_member():
+    hosts, fabric = provider_example(hv3=BOND)
+    hosts["hv3"]["netfabric_ports"][0]["name"] = "eth2"
+    hosts["hv3"]["netfabric_external"] = {"nic": "eth1", "subnet": "198.51.100.0/24", "pool": ["198.51.100.10-198.51.100.20"]}
+    found = problems(hosts, fabric)
+    assert [p for p in found if p.startswith("host hv3 port eth2: name clashes") and "provider NIC" in p], found
+    assert [p for p in found if "host hv3: netfabric_provider_nic 'eth1' is also netfabric_external.nic" in p], found
+
+
+def test_from_bonded_to_plain_or_other_members_the_plan_follows():
+    bonded = plans(*provider_example(hv3=BOND))["hv3"]
+    plain = plans(*provider_example(hv3="eth1"))["hv3"]
+    other = plans(*provider_example(hv3={**BOND, "members": ["eth1", "eth5"]}))["hv3"]
+
+    def provider_port(host_plan):
+        return next(s for s in host_plan["ports"]["fabric"] if s["bridge"] == "br-provider")["ports"][0]
+
+    assert provider_port(bonded)["interfaces"] == ["eth1", "eth2"] and provider_port(other)["interfaces"] == ["eth1", "eth5"]
+    assert provider_port(plain) == {"name": "eth1"}  # the set is purged to its list: the bond port goes
+    assert [f for f in other["flows"]["br-provider"] if "in_port=eth5" in f] and not [f for f in other["flows"]["br-provider"] if "in_port=eth2" in f]
