@@ -7,17 +7,11 @@ molecule scenario `reboot`; here every branch of its plan, on real `ip` output (
 from __future__ import annotations
 
 import copy
-import importlib.machinery
-import importlib.util
 import json
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "unit" / "plugins" / "module_utils" / "fixtures" / "iproute"
-_loader = importlib.machinery.SourceFileLoader("netfabric_boot", str(REPO / "roles" / "pipeline" / "files" / "netfabric-boot.py"))
-_spec = importlib.util.spec_from_loader("netfabric_boot", _loader)
-boot = importlib.util.module_from_spec(_spec)
-_loader.exec_module(boot)
+from role_script import FIXTURES, load  # beside this file
+
+boot = load("pipeline", "netfabric-boot")
 
 OWNER = "netfabric:provider_vlans"
 

@@ -8,17 +8,11 @@ namespaces, their veths, tables and the DHCP servers' processes) was taken from 
 from __future__ import annotations
 
 import copy
-import importlib.machinery
-import importlib.util
 import json
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / "tests" / "unit" / "plugins" / "module_utils" / "fixtures" / "iproute"
-_loader = importlib.machinery.SourceFileLoader("netfabric_netns", str(REPO / "roles" / "network_node" / "files" / "netfabric-netns.py"))
-_spec = importlib.util.spec_from_loader("netfabric_netns", _loader)
-boot = importlib.util.module_from_spec(_spec)
-_loader.exec_module(boot)
+from role_script import FIXTURES, load  # beside this file
+
+boot = load("network_node", "netfabric-netns")
 
 OWNER = "netfabric:netfabric-routers"
 SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "1"}
