@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Lab helper that runs inside a hypervisor container of the molecule scenarios.
 
-The containers have no hypervisor and (but for the restart scenario's) no systemd, so this script
+The containers have no hypervisor and (but for the reboot scenario's) no systemd, so this script
 plays both: it starts Open vSwitch (by hand, LAB.md tier 2, or as a systemd service where systemd is
 init), builds "VMs" as network namespaces joined by veth to a port the inventory names, and sends
 real packets between them for verify. Every subcommand prints one JSON object (with "changed" for
@@ -59,7 +59,7 @@ def systemd_runs() -> bool:
 
 
 def ovs_start_systemd() -> bool:
-    """Where systemd is init (the restart scenario), Open vSwitch is its service, as on a real host."""
+    """Where systemd is init (the reboot scenario), Open vSwitch is its service, as on a real host."""
     run("systemctl", "is-system-running", "--wait", check=False)  # boot done: the OVS units have started
     tso = run("ovs-vsctl", "--timeout=10", "get", "Open_vSwitch", ".", "other_config:userspace-tso-enable", check=False)
     if tso.stdout.strip() == '"true"':
