@@ -135,9 +135,21 @@ def test_bond_mode_and_members_change_and_failover(lab, tmp_path):
         assert "master" not in entry and "UP" in entry["flags"], entry
 
 
+REBOOT = """ip link del {bond} && ip link set m1 up && ip address add {address} dev m1
+ip -j -d address show > {out}/rebooted.json
+python3 {script} --state={out}/boot.json --check > {out}/check.out 2>&1; echo $? > {out}/check.rc
+python3 {script} --state={out}/boot.json > {out}/first.out 2>&1; echo $? > {out}/first.rc
+cat /proc/net/bonding/{bond} > {out}/bonding.txt; ip -j -d address show > {out}/booted.json
+for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 2 {peer} > /dev/null && echo ok > {out}/ping.out && break; done
+python3 {script} --state={out}/boot.json > {out}/second.out 2>&1; echo $? > {out}/second.rc
+"""
+
+
 def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
-    """The bridges role's tasks (system-datapath hosts) converge the bond and move the address onto it; the
-    Linux-bridge role's (the same tasks) tear it down. One playbook run: each costs a minute under UML."""
+    """The bridges role's tasks (system-datapath hosts) converge the bond and move the address onto it; a
+    reboot as the kernel sees it (the bond and its subinterfaces gone, the address back on a member) is
+    undone by netfabric-boot.py alone, with the boot.json of the pipeline role's defaults; the Linux-bridge
+    role's tasks (the same as the bridges role's) tear it down. One playbook run: each costs a minute under UML."""
     sh("ip", "-n", HOST, "address", "add", ADDRESS, "dev", "m1")  # where the operator had it
     assert ping_within(10), "no ping over m1 before the bond"
     python = tmp_path / "python"
@@ -146,7 +158,11 @@ def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
     bond = {"name": BOND, "kind": "bond", "bond_mode": "active-backup", "miimon": 100, "updelay": 0, "downdelay": 0,
             "members": ["m1", "m2"], "mtu": 1600, "owner": "netfabric", "state": "up"}
     underlay = {"address": ADDRESS.split("/", maxsplit=1)[0], "prefix": 24, "uplink": BOND, "bridge": None, "mtu": 1600,
-                "links": [bond], "members": ["m1", "m2"], "kernel_bond": {"name": BOND, "members": ["m1", "m2"], "owner": "netfabric"}}
+                "links": [bond], "members": ["m1", "m2"],
+                "kernel_bond": {"name": BOND, "members": ["m1", "m2"], "owner": "netfabric", "alias": "netfabric:netfabric"}}
+    vlan = {"name": f"{BOND}.100", "kind": "vlan", "link": BOND, "vlan_id": 100, "state": "up"}
+    plan = {"underlay": underlay, "vlan_subinterfaces": [vlan], "ports": {"provider_vlans": {"owner": "netfabric-vlans"}}}
+    reboot = REBOOT.format(bond=BOND, address=ADDRESS, out=tmp_path, peer=PEER, script=REPO / "roles" / "pipeline" / "files" / "netfabric-boot.py")
     converged = tmp_path / "converged.json"
     probe = f"ip -j -d address show > {converged} && for i in 1 2 3 4 5 6 7 8 9 10; do ping -c 1 -W 2 {PEER} && exit 0; done; exit 1"
     tasks = [
@@ -154,12 +170,15 @@ def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
          "vars": {"bridges_list": [], "bridges_port_sets": [], "bridges_dpdk": {}, "bridges_ovs_db": "",
                   "bridges_underlay": underlay, "bridges_state": "present"}},
         {"name": "probe", "ansible.builtin.command": {"argv": ["sh", "-c", probe]}, "changed_when": False},
+        {"ansible.builtin.include_vars": {"file": str(REPO / "roles" / "pipeline" / "defaults" / "main.yml")}},
+        {"ansible.builtin.copy": {"content": "{{ pipeline_boot_state | to_nice_json }}", "dest": str(tmp_path / "boot.json"), "mode": "0600"}},
+        {"name": "reboot", "ansible.builtin.command": {"argv": ["sh", "-c", reboot]}},
         {"ansible.builtin.include_role": {"name": "netfabric.ovs.linuxbridge", "tasks_from": "apply"},
          "vars": {"linuxbridge_links": [], "linuxbridge_ports": [], "linuxbridge_fdb": [], "linuxbridge_uplink": [bond],
                   "linuxbridge_underlay": underlay, "linuxbridge_owner": "netfabric-linuxbridge", "linuxbridge_state": "absent"}},
     ]
     playbook = tmp_path / "play.yml"
-    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
+    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "vars": {"netfabric_plan": plan}, "tasks": tasks}]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1",
                ANSIBLE_HOME=str(tmp_path / "home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
     proc = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", "kbnd,", "-c", "local",
@@ -172,6 +191,23 @@ def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
     assert inet[BOND] == ["192.0.2.1"] and inet["m1"] == [], "the address is not on the bond alone"
     assert table["m1"]["master"] == table["m2"]["master"] == BOND and table[BOND]["ifalias"] == "netfabric:netfabric"
     assert table["m2"]["mtu"] == 1600
+
+    # The reboot: the boot script found the bond gone and the address on m1, and made the host as converged.
+    rebooted = {entry["ifname"]: entry for entry in json.loads((tmp_path / "rebooted.json").read_text())}
+    assert BOND not in rebooted and "192.0.2.1" in [a["local"] for a in rebooted["m1"]["addr_info"]], "the reboot was not simulated"
+    out = {name: (tmp_path / f"{name}.out").read_text() for name in ("check", "first", "second")}
+    rcs = {name: (tmp_path / f"{name}.rc").read_text().strip() for name in ("check", "first", "second")}
+    assert rcs == {"check": "0", "first": "0", "second": "0"}, (rcs, out)
+    assert f"would run link add name {BOND} type bond" in out["check"] and out["first"] == out["check"].replace("would run", "ip"), out
+    assert out["second"] == "", f"the second run wrote: {out['second']}"
+    booted = {entry["ifname"]: entry for entry in json.loads((tmp_path / "booted.json").read_text())}
+    text = (tmp_path / "bonding.txt").read_text()
+    assert "Bonding Mode: fault-tolerance (active-backup)" in text and slaves(text) == ["m1", "m2"], text
+    inet = {name: [a["local"] for a in entry.get("addr_info", []) if a["family"] == "inet"] for name, entry in booted.items()}
+    assert inet[BOND] == ["192.0.2.1"] and inet["m1"] == [], "the address is not on the bond alone after boot"
+    assert booted[BOND]["ifalias"] == "netfabric:netfabric" and booted[BOND]["mtu"] == booted["m1"]["mtu"] == booted["m2"]["mtu"] == 1600
+    assert "UP" in booted[BOND]["flags"] and booted[f"{BOND}.100"]["link"] == BOND and "UP" in booted[f"{BOND}.100"]["flags"]
+    assert (tmp_path / "ping.out").exists(), "no ping through the bond the boot script made"
 
     assert sh("ip", "-n", HOST, "link", "show", "dev", BOND, check=False) == "", "teardown left the bond"
     for member in ("m1", "m2"):

@@ -9,7 +9,12 @@ from __future__ import annotations
 import copy
 import json
 
-from role_script import FIXTURES, load  # beside this file
+import pytest
+from role_script import FIXTURES, REPO, load  # beside this file
+
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.link import add_line
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.spec import SPECIFIC
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import nic, plan, underlay
 
 boot = load("pipeline", "netfabric-boot")
 
@@ -99,3 +104,78 @@ def test_a_system_hosts_uplink_gets_the_underlay_mtu_back():
     missing = dict(state, underlay=dict(state["underlay"], links=[{"name": "nope0", "mtu": 1600}]))
     lines, problems = boot.plan(missing, host)
     assert lines == [] and [p.split(":")[0] for p in problems] == ["nope0"]
+
+
+# A kernel bond (system-datapath and Linux-bridge hosts), as the plan gives it (underlay.py, nic.py), on the kernel
+# lab's host after a reboot as the kernel sees it (addr_bond_rebooted_uml.json: no bond0, the address back on m1 as
+# the OS's configuration puts it, m2 down) and on one whose bond is there (link_bond_uml.json: bond0 of m1 and m2).
+BOND0 = nic.Bond("bond0", ("m1", "m2"))
+
+
+def bonded(bond=BOND0, alias="netfabric:netfabric", vlans=()):
+    links = underlay.uplink(bond, 1600, netdev=False)[1]
+    state = {"address": "192.0.2.1", "prefix": 24, "uplink": bond.name, "bridge": None, "mtu": 1600, "links": links,
+             "members": list(bond.members), **underlay.kernel_bond(bond, netdev=False)}
+    state["kernel_bond"]["alias"] = alias
+    return {"underlay": state, "links": [vlan(f"{bond.name}.{vid}", bond.name, vid) for vid in vlans], "owner": OWNER}
+
+
+def test_a_kernel_bond_lost_at_reboot_is_made_again_before_its_subinterfaces():
+    lines, problems = boot.plan(bonded(vlans=[100]), links("addr_bond_rebooted_uml.json"))
+    assert lines == [
+        "link add name bond0 type bond mode active-backup miimon 100 updelay 0 downdelay 0",
+        "link set dev bond0 mtu 1600 alias netfabric:netfabric",
+        "link set dev m1 down", "link set dev m1 master bond0", "link set dev m2 down", "link set dev m2 master bond0",
+        "link set dev m1 up", "link set dev m2 up", "link set dev bond0 up",
+        "address add 192.0.2.1/24 dev bond0", "address del 192.0.2.1/24 dev m1",
+        "link add link bond0 name bond0.100 type vlan id 100", f"link set dev bond0.100 alias {OWNER}", "link set dev bond0.100 up",
+    ]
+    assert problems == []
+
+
+def test_it_waits_for_the_members_of_the_bond_it_makes():
+    assert boot.needed_devices(bonded(vlans=[100])) == ["m1", "m2"]
+
+
+@pytest.mark.parametrize("given", [
+    nic.Bond("bond0", ("m1", "m2"), "balance-tcp", "active", "fast", 200, 100),
+    nic.Bond("bond0", ("m1", "m2"), "balance-tcp", "passive"),
+    nic.Bond("bond0", ("m1", "m2"), "balance-slb"),
+])
+def test_the_bond_is_made_with_the_line_ip_link_would_write(given):
+    """The options come from the plan's ip_link arguments (nic.KERNEL_MODES); the script spells them as the module does."""
+    want = underlay.uplink(given, 1600, netdev=False)[1][0]
+    lines, _problems = boot.plan(bonded(given), links("addr_bond_rebooted_uml.json"))
+    assert lines[0] == " ".join(add_line({**dict.fromkeys(SPECIFIC), **want}))
+
+
+def test_a_bond_that_is_there_needs_nothing():
+    host = links("link_bond_uml.json")  # bond0 with m1 and m2, up at MTU 1600 with 192.0.2.1/24, marked netfabric:kbx
+    assert boot.plan(bonded(alias="netfabric:kbx"), host) == ([], [])
+    host["bond0"] = dict(host["bond0"], flags=["BROADCAST", "MULTICAST", "MASTER"], mtu=1500)
+    assert boot.plan(bonded(alias="netfabric:kbx"), host) == (["link set dev bond0 mtu 1600", "link set dev bond0 up"], [])
+
+
+def test_a_link_named_as_the_bond_that_is_not_the_fabrics_is_left_alone_and_reported():
+    """bond1 is a bond without the mark, p1 a veth: neither is touched, nor the address, nor a subinterface on it."""
+    host = links("link_bond_uml.json")
+    for name in ("bond1", "p1"):
+        lines, problems = boot.plan(bonded(nic.Bond(name, ("m4", "p4")), vlans=[100]), host)
+        assert lines == []
+        assert [p.split(":")[0] for p in problems] == [name, f"{name}.100"]
+    lines, problems = boot.plan(bonded(nic.Bond("bond0", ("m1", "m3")), alias="netfabric:kbx"), host)  # m3 is bond1's
+    assert lines == [] and [p.split(":")[0] for p in problems] == ["m3"]
+
+
+@pytest.mark.parametrize("backend", ["ovs", "linuxbridge"])
+def test_the_boot_slice_of_a_host_with_a_kernel_bond_is_all_the_script_needs(backend):
+    """The boot state as the pipeline role's defaults make it from a system-datapath (or Linux-bridge) host's plan."""
+    inventory = json.loads((REPO / "tests/unit/plugins/plugin_utils/fixtures/example_inventory.json").read_text())
+    hosts, fabric = inventory["hosts"], inventory["fabric"]
+    hosts["hv3"].update(netfabric_uplink={"name": "bond0", "members": ["m1", "m2"]}, netfabric_backend=backend, netfabric_datapath_type="system")
+    hv3 = plan.fabric_plan(plan.build(hosts, fabric))["hv3"]
+    state = {"underlay": hv3["underlay"], "links": hv3["vlan_subinterfaces"], "owner": OWNER}
+    lines, problems = boot.plan(state, links("addr_bond_rebooted_uml.json"))
+    assert lines[:2] == ["link add name bond0 type bond mode active-backup miimon 100 updelay 0 downdelay 0",
+                         f"link set dev bond0 mtu {hv3['underlay']['mtu']} alias netfabric:netfabric"]
+    assert lines[8:10] == ["link set dev bond0 up", f"address add {hv3['underlay']['address']}/24 dev bond0"] and problems == []

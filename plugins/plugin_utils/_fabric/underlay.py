@@ -38,7 +38,7 @@ import copy
 import re
 from typing import Any
 
-from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY, OWNER
+from ansible_collections.netfabric.ovs.plugins.module_utils._constants import BR_PHY, LINK_OWNER_MARK, OWNER
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import nic
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
@@ -61,10 +61,12 @@ def uplink(name: nic.Nic | nic.Bond, mtu: int, *, netdev: bool) -> tuple[list[di
 
 def kernel_bond(bond: nic.Bond | None, *, netdev: bool) -> dict[str, Any]:
     """The underlay plan's `kernel_bond` when the uplink is a kernel bond: its name, members and owner,
-    for the tasks that put the underlay address on it (off its members) and remove it in teardown."""
+    for the tasks that put the underlay address on it (off its members) and remove it in teardown, and
+    the alias ip_link marks it with, which the boot script (netfabric-boot.py) gives the bond it makes
+    again after a reboot and looks for before it touches one."""
     if bond is None or netdev:
         return {}
-    return {"kernel_bond": {"name": bond.name, "members": list(bond.members), "owner": OWNER}}
+    return {"kernel_bond": {"name": bond.name, "members": list(bond.members), "owner": OWNER, "alias": f"{LINK_OWNER_MARK}{OWNER}"}}
 
 
 def unicast_mac(mac: Any) -> str:

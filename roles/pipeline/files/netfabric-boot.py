@@ -4,7 +4,10 @@
 
 FILE (default: boot.json next to this script) is written by the pipeline role from the host's plan:
 
-    {"underlay": {"address": A, "prefix": P, "uplink": U, "bridge": B or null, "links": [{"name": U, "mtu": M}]},
+    {"underlay": {"address": A, "prefix": P, "uplink": U, "bridge": B or null, "members": [NIC, ...] (a bonded uplink),
+                  "links": [{"name": U, "mtu": M}, or a kernel bond's ip_link arguments {"name": U, "kind": "bond",
+                             "bond_mode": ..., "miimon": ..., "members": [...], "mtu": M, ...}],
+                  "kernel_bond": {"name": U, "members": [NIC, ...], "owner": O, "alias": "netfabric:O"} (a kernel bond)},
      "links": [{"name": N, "kind": "vlan", "link": U, "vlan_id": V, "state": "up", "mtu": M (optional)}],
      "owner": "netfabric:provider_vlans"}
 
@@ -12,12 +15,16 @@ What OVSDB keeps (bridges, ports, MTU requests, br-phy's MAC) comes back with ov
 flows with the flow-restore unit; what only the kernel held is put back here: the underlay address on
 the bridge (brought up) and off the uplink (the OS's own network configuration puts it back there at
 boot), the underlay MTU of a system-datapath host's uplink (`underlay.links`: a NIC that OVS does not
-own comes back at its default MTU, and the tunnels' packets would no longer fit), and the VLAN
+own comes back at its default MTU, and the tunnels' packets would no longer fit), the kernel bond of
+a bonded uplink on a system-datapath or Linux-bridge host (`underlay.kernel_bond`: made with the
+options and MTU the plan gave ip_link, marked as ip_link marks it, its members set down and
+enslaved, then up, and the underlay address moved onto it and off its members), and the VLAN
 subinterfaces with their mark, MTU and up state. The host is read once
 (`ip -j -d addr show`), the difference is applied in one `ip -batch -`; a second run writes nothing.
-Only what FILE names is touched: a link of that name that is not the VLAN it should be is left alone
-and reported (exit 1). Waits at most NETFABRIC_BOOT_WAIT seconds (default 60) for the bridge, which
-ovs-vswitchd creates, and the subinterfaces' parents to appear. Standard library only; the unit runs it with python3.
+Only what FILE names is touched: a link of that name that is not the VLAN it should be, or not the
+bond the fabric made (another kind, or a bond without the mark), is left alone and reported (exit 1).
+Waits at most NETFABRIC_BOOT_WAIT seconds (default 60) for the bridge, which ovs-vswitchd creates,
+the bond's members and the subinterfaces' parents to appear. Standard library only; the unit runs it with python3.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ import time
 
 DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "boot.json")
 IP_TIMEOUT = 30
+# ip_link's bond arguments (the plan's `underlay.links` entry) as `ip link add ... type bond` spells them, in ip_link's order
+BOND_WORDS = {"bond_mode": "mode", "miimon": "miimon", "updelay": "updelay", "downdelay": "downdelay", "xmit_hash_policy": "xmit_hash_policy",
+              "lacp_rate": "lacp_rate", "lacp_active": "lacp_active"}
 
 
 def read_links():
@@ -39,12 +49,16 @@ def read_links():
 
 
 def needed_devices(state):
-    """The devices that must exist before anything is applied: the bridge and each subinterface's parent."""
+    """The devices that must exist before anything is applied: the bridge, each subinterface's parent and the
+    uplink; for a kernel bond, which this script makes, its members."""
     names = {link["link"] for link in state.get("links", [])}
     underlay = state.get("underlay") or {}
     names.update(link["name"] for link in underlay.get("links") or [])
     if underlay.get("bridge"):
         names.update((underlay["bridge"], *uplink_links(underlay)))
+    if underlay.get("kernel_bond"):
+        names.discard(underlay["kernel_bond"]["name"])
+        names.update(underlay["kernel_bond"]["members"])
     return sorted(names)
 
 
@@ -57,15 +71,52 @@ def _addresses(link):
     return {(a["local"], a["prefixlen"]) for a in link.get("addr_info", []) if a.get("family") in ("inet", "inet6")}
 
 
+def kernel_bond(underlay, links):
+    """(lines, problems, made) for the uplink's kernel bond: made as the plan's ip_link arguments say (options,
+    mark, MTU), each member not yet in it set down and enslaved (the kernel refuses a member that is up), the
+    members and the bond up. `made`: the bond is there after these lines (None: the uplink is no kernel bond)."""
+    bond = underlay.get("kernel_bond")
+    if not bond:
+        return [], [], None
+    name = bond["name"]
+    want = next(link for link in underlay["links"] if link["name"] == name)
+    have = links.get(name)
+    lines, problems = [], []
+    if have is None:
+        words = [f"{BOND_WORDS[key]} {('on' if want[key] else 'off') if isinstance(want[key], bool) else want[key]}" for key in BOND_WORDS if key in want]
+        lines += [f"link add name {name} type bond {' '.join(words)}", f"link set dev {name} mtu {want['mtu']} alias {bond['alias']}"]
+        have = {"flags": []}
+    elif have.get("linkinfo", {}).get("info_kind") != "bond" or have.get("ifalias") != bond["alias"]:
+        return [], [f"{name}: exists but is not the fabric's bond (alias {bond['alias']}); left alone, the underlay address too"], False
+    elif have.get("mtu") != want["mtu"]:
+        lines.append(f"link set dev {name} mtu {want['mtu']}")
+    joining = []
+    for member in bond["members"]:
+        if member not in links or links[member].get("master") not in (None, name):  # another bridge's or bond's: not ours to take
+            problems.append(f"{member}: {'is in ' + links[member]['master'] if member in links else 'does not exist'}; not enslaved to {name}")
+        elif links[member].get("master") is None:
+            joining.append(member)
+    lines += [line for member in joining for line in (f"link set dev {member} down", f"link set dev {member} master {name}")]
+    lines += [f"link set dev {member} up" for member in joining]
+    if "UP" not in have.get("flags", []):
+        lines.append(f"link set dev {name} up")
+    return lines, problems, True
+
+
 def plan(state, links):
     """(ip -batch lines, problems) that take the host from `links` to `state`; no lines when it is there."""
-    lines, problems = [], []
+    underlay = state.get("underlay") or {}
+    lines, problems, bond = kernel_bond(underlay, links)
+    bond_name = (underlay.get("kernel_bond") or {}).get("name")
+    if bond:
+        lines += _move_address(underlay, bond_name, underlay["kernel_bond"]["members"], links)
+    parents = set(links) | {bond_name} if bond else set(links) - {bond_name}  # a bond left alone is no parent of ours
     owner = state.get("owner", "")
     for want in state.get("links", []):
         name = want["name"]
         have = links.get(name)
         if have is None:
-            if want["link"] not in links:
+            if want["link"] not in parents:
                 problems.append(f"{name}: parent {want['link']} does not exist")
                 continue
             lines.append(f"link add link {want['link']} name {name} type vlan id {want['vlan_id']}")
@@ -81,28 +132,33 @@ def plan(state, links):
             lines.append(f"link set dev {name} mtu {want['mtu']}")
         if want.get("state", "up") == "up" and "UP" not in have.get("flags", []):
             lines.append(f"link set dev {name} up")
-    underlay = state.get("underlay") or {}
     for want in underlay.get("links") or []:
         have = links.get(want["name"])
+        if want.get("kind") == "bond":  # made above
+            continue
         if have is None:
             problems.append(f"{want['name']}: the uplink does not exist; its MTU is not set")
         elif want.get("mtu") and have.get("mtu") != want["mtu"]:
             lines.append(f"link set dev {want['name']} mtu {want['mtu']}")
     bridge = underlay.get("bridge")
-    if bridge:
-        address = (underlay["address"], underlay["prefix"])
-        if bridge not in links:  # the address stays on the uplink: the host stays reachable
-            problems.append(f"{bridge}: does not exist (is ovs-vswitchd running?); the underlay address is left where it is")
-        else:
-            if "UP" not in links[bridge].get("flags", []):
-                lines.append(f"link set dev {bridge} up")
-            if address not in _addresses(links[bridge]):
-                lines.append(f"address add {address[0]}/{address[1]} dev {bridge}")
-            for link in uplink_links(underlay):
-                for local, prefix in sorted(_addresses(links.get(link, {}))):
-                    if local == address[0]:
-                        lines.append(f"address del {local}/{prefix} dev {link}")
+    if bridge and bridge not in links:  # the address stays on the uplink: the host stays reachable
+        problems.append(f"{bridge}: does not exist (is ovs-vswitchd running?); the underlay address is left where it is")
+    elif bridge:
+        if "UP" not in links[bridge].get("flags", []):
+            lines.append(f"link set dev {bridge} up")
+        lines += _move_address(underlay, bridge, uplink_links(underlay), links)
     return lines, problems
+
+
+def _move_address(underlay, home, sources, links):
+    """Lines that put the underlay address on `home` and take it off each of `sources`."""
+    address = (underlay["address"], underlay["prefix"])
+    lines = [] if address in _addresses(links.get(home, {})) else [f"address add {address[0]}/{address[1]} dev {home}"]
+    for link in sources:
+        for local, prefix in sorted(_addresses(links.get(link, {}))):
+            if local == address[0]:
+                lines.append(f"address del {local}/{prefix} dev {link}")
+    return lines
 
 
 def main(argv):

@@ -90,7 +90,7 @@ def test_system_host_plan_makes_a_kernel_bond_that_holds_the_underlay_address():
         "address": "172.31.0.3", "prefix": 24, "uplink": "bond0", "bridge": None, "mtu": 1500, "members": ["eth1", "eth2"],
         "links": [{"name": "bond0", "kind": "bond", "bond_mode": "active-backup", "miimon": 100, "updelay": 200, "downdelay": 100,
                    "members": ["eth1", "eth2"], "mtu": 1500, "owner": "netfabric", "state": "up"}],
-        "kernel_bond": {"name": "bond0", "members": ["eth1", "eth2"], "owner": "netfabric"},
+        "kernel_bond": {"name": "bond0", "members": ["eth1", "eth2"], "owner": "netfabric", "alias": "netfabric:netfabric"},
     }
     assert all(port["name"] != "bond0" for ports in hv3["ports"]["fabric"] for port in ports["ports"])  # not on br-phy
     assert hv3["vlan_subinterfaces"] == [{"name": "bond0.100", "kind": "vlan", "link": "bond0", "vlan_id": 100, "state": "up"}]

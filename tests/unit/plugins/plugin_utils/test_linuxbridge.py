@@ -173,6 +173,6 @@ def test_a_bonded_uplink_is_a_kernel_bond_the_vxlan_devices_leave_through():
                                          "miimon": 100, "updelay": 0, "downdelay": 0, "members": ["eth1", "eth2"],
                                          "mtu": hv1["underlay"]["mtu"], "owner": "netfabric", "state": "up",
                                          "lacp_active": True, "lacp_rate": "slow"}]
-    assert hv1["underlay"]["kernel_bond"] == {"name": "bond0", "members": ["eth1", "eth2"], "owner": "netfabric"}
+    assert hv1["underlay"]["kernel_bond"] == {"name": "bond0", "members": ["eth1", "eth2"], "owner": "netfabric", "alias": "netfabric:netfabric"}
     vxlans = [link for link in hv1["linuxbridge"]["links"] if link["kind"] == "vxlan"]
     assert vxlans and all(link["link"] == "bond0" for link in vxlans)
