@@ -2,7 +2,8 @@
 
 Two hypervisors and a network node (net1); tenants red (VXLAN) and blue (GRE) use the same two
 subnets, each with a router (SNAT, a floating IP) and DHCP on its first subnet; an "outside" host
-sits at the external gateway. Once per mode (learning, l2pop):
+sits at the external gateway. Once per mode (learning, l2pop; the last point, and a router switched
+off, in learning mode only: they do not depend on the mode):
 - a VM with no address gets its inventory address, gateway, DNS and MTU from a real DHCP client;
 - it reaches its gateway, a VM of its other subnet (routed: that VM sees the packets, the other
   tenant's VM with the same address does not) and the outside, which sees the router's external
@@ -222,6 +223,10 @@ def test_network_node_routes_nats_and_serves_dhcp(lab, tmp_path):
     # ... and after the boot script, nothing either: it put back exactly what Ansible makes
     second = lab.playbook()
     assert all(counts["changed"] == 0 for counts in second.values()), second
+    if lab.mode == "l2pop":
+        # What follows does not depend on the mode (dnsmasq's supervision, a router switched off,
+        # teardown): proven once, in learning mode, it saves four playbook runs of CI time.
+        return
 
     # dnsmasq killed comes back and serves again
     pidfiles = sorted((lab.hv(NODE).dir / "state").glob("dhcp-*/dnsmasq.pid"))
