@@ -14,8 +14,10 @@ DPDK port through the af_packet virtual device (DEVARGS), so real frames cross t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -44,6 +46,11 @@ PACKAGES = (
 # lab host's runtime files (/var/run/dpdk/PREFIX-HOST) apart.
 EAL_EXTRA = "--no-huge --legacy-mem --no-pci --no-telemetry -m 256 -d {drivers} --file-prefix {name}"
 RUNTIME = Path("/var/run/dpdk")
+# EAL loads no driver (-d) from a directory with a world-writable one on its path ("directory path
+# /tmp is world-writable and insecure", even a sticky /tmp). A checkout there runs a copy of LIBS in
+# a root-only directory (one per checkout), for the libraries too: a driver loaded from two paths
+# registers twice and EAL panics.
+SAFE_LIBS = Path("/var/run/netfabric-dpdk") / hashlib.sha1(str(LIBS).encode()).hexdigest()[:12]
 
 
 def devargs(index: int, iface: str) -> str:
@@ -51,8 +58,30 @@ def devargs(index: int, iface: str) -> str:
     return f"net_af_packet{index},iface={iface}"
 
 
+def insecure(path: Path) -> bool:
+    """Whether EAL would refuse this directory: it, or a directory above it, is world-writable."""
+    return any(part.stat().st_mode & stat.S_IWOTH for part in (path, *path.parents))
+
+
+def libs() -> Path:
+    """The DPDK libraries and drivers ovs-vswitchd-dpdk runs with: LIBS, or its copy when LIBS is
+    insecure. The copy is made beside SAFE_LIBS and renamed into place: a concurrent test never sees half."""
+    if not insecure(DRIVERS):
+        return LIBS
+    if not SAFE_LIBS.exists():
+        SAFE_LIBS.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = SAFE_LIBS.parent / f".{SAFE_LIBS.name}.{os.getpid()}"
+        shutil.copytree(LIBS, staging, symlinks=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(SAFE_LIBS)
+        except OSError:  # another process put its copy there first
+            shutil.rmtree(staging, ignore_errors=True)
+    return SAFE_LIBS
+
+
 def eal_extra(hv: netns.Hypervisor) -> str:
-    return EAL_EXTRA.format(drivers=DRIVERS, name=hv.netns)
+    return EAL_EXTRA.format(drivers=libs() / DRIVERS.relative_to(LIBS), name=hv.netns)
 
 
 def unpacked() -> bool:
@@ -84,7 +113,7 @@ def start(hv: netns.Hypervisor) -> None:
         if not (d / "ovs-vswitchd.pid").exists():
             break
         time.sleep(0.1)
-    hv.exec("env", f"LD_LIBRARY_PATH={LIBS}", VSWITCHD, hv.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
+    hv.exec("env", f"LD_LIBRARY_PATH={libs()}", VSWITCHD, hv.db, f"--pidfile={d}/ovs-vswitchd.pid", "--detach", "-vconsole:off",
             f"--log-file={d}/ovs-vswitchd.log", f"--unixctl={d}/ovs-vswitchd.ctl")
 
 
