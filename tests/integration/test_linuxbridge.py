@@ -1,6 +1,7 @@
 """The linuxbridge backend end to end, with real packets: three hosts without Open vSwitch
 (examples/linuxbridge: red unicast VXLAN, blue multicast VXLAN, both on 10.0.0.0/24), and a mixed
-fabric (examples/vxlan with hv3 on linuxbridge) where OVS and kernel VTEPs carry one tenant."""
+fabric (examples/vxlan with hv3 on linuxbridge) where OVS and kernel VTEPs carry one tenant; a reboot
+(the kernel's links gone) is put back by the boot unit's script without Ansible."""
 
 from __future__ import annotations
 
@@ -49,6 +50,22 @@ def fdb(lab, host, dev):
     return {(e["mac"], e.get("dst")) for e in json.loads(out or "[]")}
 
 
+def reboot(lab, host):
+    """What a reboot does to a Linux-bridge host, then its boot unit's script: every link the fabric made
+    is kernel state and goes (with its forwarding and neighbour entries, and the VM ports out of their
+    bridges); netfabric-boot.py makes them again from boot.json, without Ansible. Returns its output."""
+    hv = lab.hv(host)
+    boot = ("python3", str(hv.dir / "state" / "netfabric-boot.py"))
+    assert hv.exec(*boot, "--check") == "", "converge left nothing for the boot script to do"
+    made = [name for name, (_kind, _master, alias, _up, _addresses) in links(lab, host).items() if alias == "netfabric:netfabric-linuxbridge"]
+    for name in sorted(made, key=lambda name: name.startswith("brq-")):  # devices first, then their bridges
+        hv.exec("ip", "link", "del", name)
+    assert not set(made) & set(links(lab, host))
+    out = hv.exec(*boot)
+    assert hv.exec(*boot, "--check") == "", "a second run has nothing to do"
+    return out
+
+
 def test_linuxbridge_hosts_unicast_and_multicast_tenants_prune_and_teardown(lab_factory):
     lab = lab_factory("linuxbridge")
     before = {host: links(lab, host) for host in lab.hosts()}
@@ -80,6 +97,15 @@ def test_linuxbridge_hosts_unicast_and_multicast_tenants_prune_and_teardown(lab_
 
     again = lab.playbook("site")
     assert all(counts["changed"] == 0 for counts in again.values()), again
+
+    # hv2 rebooted: its bridges, VXLAN devices (red's flood list, blue's group) and VM ports come back as converge left them
+    converged = links(lab, "hv2")
+    out = reboot(lab, "hv2")
+    assert "link add name brq-red type bridge" in out and "fdb append 00:00:00:00:00:00 dev vxlan-1001 dst 172.31.0.1" in out, out
+    assert links(lab, "hv2") == converged
+    assert {dst for mac, dst in fdb(lab, "hv2", "vxlan-1001") if mac == "00:00:00:00:00:00"} == {"172.31.0.1", "172.31.0.3"}
+    assert reaches(lab, "tap-red-2", "tap-red-1") and reaches(lab, "tap-blue-2", "tap-blue-3")
+    assert not reaches(lab, "tap-red-2", "tap-blue-1") and not reaches(lab, "tap-blue-3", "tap-red-2")
 
     # hv3 leaves red: its bridge and device go, its tap leaves the bridge, the others stop flooding red to it;
     # and a link some other tool put into red's bridge on hv1 (no VM port of the inventory) is taken out
@@ -124,6 +150,14 @@ def test_l2pop_answers_arp_on_the_host_and_sends_unicast_only(lab_factory):
     text = capture(lab, "hv1", "tap-red-1", "tap-red-2", "udp port 4789")
     assert "ICMP echo request" in text and "who-has 10.0.0.2" not in text, text
     assert reaches(lab, "tap-red-3", "tap-red-1") and not reaches(lab, "tap-red-1", "tap-blue-2")
+
+    # rebooted, hv1 gets its static entries and neighbours back with its devices: ARP is still answered on the host
+    reboot(lab, "hv1")
+    neighbours = json.loads(netns.sh("ip", "-n", lab.hv("hv1").netns, "-j", "neigh", "show", "dev", "vxlan-1001", capture=True))
+    assert {(n["dst"], n["lladdr"]) for n in neighbours} == {("10.0.0.2", "52:54:00:01:00:02"), ("10.0.0.3", "52:54:00:01:00:03")}
+    text = capture(lab, "hv1", "tap-red-1", "tap-red-2", "udp port 4789")
+    assert "ICMP echo request" in text and "who-has 10.0.0.2" not in text, text
+    assert not reaches(lab, "tap-red-1", "tap-blue-2")
 
 
 def run_role(host, tmp_path, variables, *flags):

@@ -179,3 +179,54 @@ def test_the_boot_slice_of_a_host_with_a_kernel_bond_is_all_the_script_needs(bac
     assert lines[:2] == ["link add name bond0 type bond mode active-backup miimon 100 updelay 0 downdelay 0",
                          f"link set dev bond0 mtu {hv3['underlay']['mtu']} alias netfabric:netfabric"]
     assert lines[8:10] == ["link set dev bond0 up", f"address add {hv3['underlay']['address']}/24 dev bond0"] and problems == []
+
+
+def linuxbridge_state(mode="l2pop"):
+    """The boot state of examples/linuxbridge's hv1 as the pipeline role's defaults make it."""
+    inventory = json.loads((REPO / "tests/unit/plugins/plugin_utils/fixtures/example_inventory.json").read_text())
+    hosts, fabric = inventory["hosts"], inventory["fabric"]
+    hosts = {name: dict(values, netfabric_backend="linuxbridge", netfabric_datapath_type="system") for name, values in hosts.items()}
+    fabric["netfabric_tenants"][1]["overlay"] = "gre"  # red VXLAN, blue a GRE mesh, and the provider VLANs
+    hv1 = plan.fabric_plan(plan.build(hosts, dict(fabric, netfabric_mode=mode)))["hv1"]
+    return {"underlay": hv1["underlay"], "links": hv1["vlan_subinterfaces"], "owner": OWNER, "linuxbridge": hv1["linuxbridge"]["boot"]}
+
+
+def test_a_rebooted_linux_bridge_host_gets_its_bridges_devices_entries_and_ports_back():
+    """Recorded where the script ran: a namespace with the uplink and two VM ports, before and after."""
+    state = json.loads((FIXTURES / "linuxbridge_boot_hv1.json").read_text())
+    assert boot.needed_devices(state) == ["uplink"]
+    lines, problems = boot.plan(state, links("addr_linuxbridge_rebooted.json"))
+    made = [line for link in state["linuxbridge"]["links"] for line in link["ip"]]
+    assert problems == [] and lines[:len(made)] == made  # bridges first, then the devices that join them
+    rest = lines[len(made):]
+    # per device made, its neighbours and its entries (main() sends `fdb` lines to bridge); then the ports
+    assert [line.split()[0] for line in rest] == ["neigh"] * 2 + ["fdb"] * 2 + ["neigh"] * 2 + ["fdb"] * 4 + ["link"] * 2
+    assert "link set dev tap-red-1 mtu 1450 master brq-red up" in rest
+    assert boot.plan(state, links("addr_linuxbridge_booted.json")) == ([], [])
+
+
+def test_a_linux_bridge_link_there_is_never_remade_and_one_not_ours_is_reported():
+    state = json.loads((FIXTURES / "linuxbridge_boot_hv1.json").read_text())
+    host = links("addr_linuxbridge_booted.json")
+    del host["vxlan-1001"]["ifalias"]  # someone else's vxlan-1001
+    host["tap-red-1"].pop("master")
+    lines, problems = boot.plan(state, host)
+    assert lines == ["link set dev tap-red-1 mtu 1450 master brq-red up"]  # nothing for the device, nor its entries
+    assert problems == ["vxlan-1001: exists but is not the fabric's (alias netfabric:netfabric-linuxbridge); left alone"]
+    rebooted = links("addr_linuxbridge_rebooted.json")
+    del rebooted["uplink"]
+    lines, problems = boot.plan(state, rebooted)
+    assert all("vxlan" not in line for line in lines) and len(problems) == 3, problems  # two devices, and the uplink's MTU
+
+
+@pytest.mark.parametrize("mode", ["learning", "l2pop"])
+def test_the_linux_bridge_boot_slice_is_the_lines_ip_link_and_bridge_fdb_write(mode):
+    state = linuxbridge_state(mode)
+    lines, problems = boot.plan(state, {"uplink": {"ifname": "uplink", "mtu": state["underlay"]["mtu"], "flags": ["UP"]}})
+    assert problems == []
+    kinds = {link["name"]: link["ip"][0].split(" type ")[1].split()[0] for link in state["linuxbridge"]["links"]}
+    assert set(kinds.values()) == {"bridge", "vxlan", "gretap", "vlan"}  # the example has every kind
+    adds = [line.split(" name ")[1].split()[0] for line in lines if line.startswith("link add")]
+    assert adds == list(kinds)
+    entries = [line for line in lines if line.startswith("fdb ")]
+    assert bool([line for line in lines if line.startswith("neigh ")]) == (mode == "l2pop") and entries

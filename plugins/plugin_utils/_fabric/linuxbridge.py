@@ -25,6 +25,10 @@ and 11 hex digits of the name's SHA-256 (two tenants whose bridges would share a
 Every link made here carries the owner mark of OWNERS["linuxbridge"] (ip_link's `owner`), so the
 role prunes and tears down only marked links; VM ports are the host's, never marked, and only
 those the inventory names join a bridge.
+
+All of it is kernel state, gone at a reboot: `linuxbridge.boot` is what the boot unit
+(netfabric-boot.py, installed by the pipeline role) makes again before anyone runs Ansible, as the
+very `ip`/`bridge` lines ip_link and bridge_fdb would write to create it (one place for that rule).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from collections import defaultdict
 from typing import Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import OWNERS
+from ansible_collections.netfabric.ovs.plugins.module_utils._fdb import fdb_want, plan_fdb, plan_neighbours
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.link import mark, plan_link
+from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.spec import LINK_ARGUMENT_SPEC
 from ansible_collections.netfabric.ovs.plugins.module_utils._validate import ifname_problem
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.network_node import node_plan
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import subinterface_name
@@ -185,8 +192,28 @@ def host_plan(topology, name: str) -> dict[str, Any]:
             "links": [*subinterfaces, *bridges, *links],
             "ports": ports,
             "fdb": fdb,
+            "boot": boot_plan([*subinterfaces, *bridges, *links], ports, fdb),
         },
     }
+
+
+def boot_plan(links: list, ports: list, fdb: list) -> dict[str, Any]:
+    """What netfabric-boot.py makes again when the kernel has forgotten it: each link missing at boot
+    with the lines ip_link writes to create it (in plan order, bridges before what joins them) and
+    `needs`, the existing link it sits on; the forwarding and neighbour entries of a device it made,
+    as bridge_fdb writes them; VM ports that exist at boot back into their bridge (the ports libvirt
+    starts later it puts there itself, `<source bridge='brq-...'>`)."""
+    blank = dict.fromkeys(LINK_ARGUMENT_SPEC)
+    made = [{"name": link["name"], "alias": mark(OWNER), "needs": [link["link"]] if link.get("link") else [],
+             "ip": [" ".join(words) for words in plan_link({**blank, **link, "owner": OWNER}, None)]} for link in links]
+    vnis = {link["name"]: link.get("vni") for link in links}
+    entries = []
+    for item in fdb:
+        want = fdb_want({"dev": item["dev"], "entries": item["entries"], "neighbours": item["neighbours"], "state": "exact"})
+        device = {"name": item["dev"], "vni": vnis.get(item["dev"]), "port": VXLAN_PORT, "own": None}
+        entries.append({"dev": item["dev"], "bridge": [" ".join(words) for words in plan_fdb(want, [], device)],
+                        "ip": [" ".join(words) for words in plan_neighbours(want, [])]})
+    return {"links": made, "ports": [{key: port[key] for key in ("name", "master", "mtu")} for port in ports], "fdb": entries}
 
 
 def _vxlan(fabric, host, tenant, peers, member, fdb) -> dict[str, Any]:

@@ -9,7 +9,10 @@ FILE (default: boot.json next to this script) is written by the pipeline role fr
                              "bond_mode": ..., "miimon": ..., "members": [...], "mtu": M, ...}],
                   "kernel_bond": {"name": U, "members": [NIC, ...], "owner": O, "alias": "netfabric:O"} (a kernel bond)},
      "links": [{"name": N, "kind": "vlan", "link": U, "vlan_id": V, "state": "up", "mtu": M (optional)}],
-     "owner": "netfabric:provider_vlans"}
+     "owner": "netfabric:provider_vlans",
+     "linuxbridge": {"links": [{"name": N, "alias": "netfabric:O", "needs": [PARENT], "ip": [LINE, ...]}],
+                     "ports": [{"name": P, "master": BRIDGE, "mtu": M}],
+                     "fdb": [{"dev": VXLAN, "bridge": [LINE, ...], "ip": [LINE, ...]}]} (a Linux-bridge host)}
 
 What OVSDB keeps (bridges, ports, MTU requests, br-phy's MAC) comes back with ovs-vswitchd and the
 flows with the flow-restore unit; what only the kernel held is put back here: the underlay address on
@@ -19,10 +22,15 @@ own comes back at its default MTU, and the tunnels' packets would no longer fit)
 a bonded uplink on a system-datapath or Linux-bridge host (`underlay.kernel_bond`: made with the
 options and MTU the plan gave ip_link, marked as ip_link marks it, its members set down and
 enslaved, then up, and the underlay address moved onto it and off its members), and the VLAN
-subinterfaces with their mark, MTU and up state. The host is read once
-(`ip -j -d addr show`), the difference is applied in one `ip -batch -`; a second run writes nothing.
+subinterfaces with their mark, MTU and up state. On a Linux-bridge host every fabric link is kernel
+state: each one missing (tenant bridge, VXLAN, gretap, VLAN device) is made with the lines the
+planner took from ip_link, and the VXLAN device's forwarding and neighbour entries with bridge_fdb's;
+a VM port that exists goes back into its bridge (libvirt puts the ones it starts later there itself).
+The host is read once (`ip -j -d addr show`), the difference is applied in one `ip -batch -` (then
+one `bridge -batch -` for forwarding entries); a second run writes nothing.
 Only what FILE names is touched: a link of that name that is not the VLAN it should be, or not the
-bond the fabric made (another kind, or a bond without the mark), is left alone and reported (exit 1).
+bond the fabric made (another kind, or a bond without the mark), or a Linux-bridge link without the
+fabric's mark, is left alone and reported (exit 1).
 Waits at most NETFABRIC_BOOT_WAIT seconds (default 60) for the bridge, which ovs-vswitchd creates,
 the bond's members and the subinterfaces' parents to appear. Standard library only; the unit runs it with python3.
 """
@@ -56,10 +64,12 @@ def needed_devices(state):
     names.update(link["name"] for link in underlay.get("links") or [])
     if underlay.get("bridge"):
         names.update((underlay["bridge"], *uplink_links(underlay)))
+    made = {link["name"] for link in (state.get("linuxbridge") or {}).get("links", [])}
+    names.update(parent for link in (state.get("linuxbridge") or {}).get("links", []) for parent in link["needs"])
     if underlay.get("kernel_bond"):
-        names.discard(underlay["kernel_bond"]["name"])
+        made.add(underlay["kernel_bond"]["name"])
         names.update(underlay["kernel_bond"]["members"])
-    return sorted(names)
+    return sorted(names - made)
 
 
 def uplink_links(underlay):
@@ -111,6 +121,7 @@ def plan(state, links):
     if bond:
         lines += _move_address(underlay, bond_name, underlay["kernel_bond"]["members"], links)
     parents = set(links) | {bond_name} if bond else set(links) - {bond_name}  # a bond left alone is no parent of ours
+    lines += linuxbridge(state.get("linuxbridge") or {}, links, parents, problems)
     owner = state.get("owner", "")
     for want in state.get("links", []):
         name = want["name"]
@@ -150,6 +161,33 @@ def plan(state, links):
     return lines, problems
 
 
+def linuxbridge(state, links, parents, problems):
+    """Lines that make again each Linux-bridge link the host lacks (adding it to `parents`), the entries of
+    each VXLAN device made here (`fdb ...` lines are bridge's), and existing VM ports back into their bridge."""
+    lines, made = [], set()
+    for want in state.get("links", []):
+        name, have = want["name"], links.get(want["name"])
+        if have is not None:
+            if have.get("ifalias") != want["alias"]:
+                problems.append(f"{name}: exists but is not the fabric's (alias {want['alias']}); left alone")
+            continue
+        missing = [parent for parent in want["needs"] if parent not in parents]
+        if missing:
+            problems.append(f"{name}: parent {', '.join(missing)} does not exist")
+            continue
+        lines += want["ip"]
+        made.add(name)
+        parents.add(name)
+    for entry in state.get("fdb", []):
+        if entry["dev"] in made:  # a device that was there keeps its entries: converge owns them
+            lines += entry["ip"] + entry["bridge"]
+    for port in state.get("ports", []):
+        have = links.get(port["name"])
+        if have is not None and not have.get("master") and port["master"] in parents:
+            lines.append(f"link set dev {port['name']} mtu {port['mtu']} master {port['master']} up")
+    return lines
+
+
 def _move_address(underlay, home, sources, links):
     """Lines that put the underlay address on `home` and take it off each of `sources`."""
     address = (underlay["address"], underlay["prefix"])
@@ -183,13 +221,16 @@ def main(argv):
         time.sleep(0.5)
         links = read_links()
     lines, problems = plan(state, links)
-    for line in lines:
-        print(f"netfabric-boot: {'would run' if check else 'ip'} {line}")
-    if lines and not check:
-        proc = subprocess.run(["ip", "-batch", "-"], input="".join(f"{line}\n" for line in lines), capture_output=True, text=True, check=False,
-                              timeout=IP_TIMEOUT)
-        if proc.returncode != 0:
-            problems.append(f"ip -batch failed (rc={proc.returncode}): {proc.stderr.strip()}")
+    batches = {"ip": [line for line in lines if not line.startswith("fdb ")], "bridge": [line for line in lines if line.startswith("fdb ")]}
+    for tool, batch in batches.items():
+        for line in batch:
+            print(f"netfabric-boot: {'would run ' if check else ''}{tool} {line}")
+        if batch and not check:
+            proc = subprocess.run([tool, "-batch", "-"], input="".join(f"{line}\n" for line in batch), capture_output=True, text=True,
+                                  check=False, timeout=IP_TIMEOUT)
+            if proc.returncode != 0:
+                problems.append(f"{tool} -batch failed (rc={proc.returncode}): {proc.stderr.strip()}")
+                break
     for problem in problems:
         print(f"netfabric-boot: {problem}", file=sys.stderr)
     return 1 if problems else 0

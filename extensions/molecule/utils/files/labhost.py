@@ -9,7 +9,8 @@ Ansible's changed_when) and exits non-zero only on a lab failure;
 whether a ping should have passed is for the playbook to assert.
 
     labhost.py setup [--underlay | --linuxbridge] [PORT,MAC,ADDRESS/PREFIX ...]   all of ovs-start, br-phy and vm
-    labhost.py boot [PORT,MAC,ADDRESS/PREFIX ...]   after a reboot: the host's own part (uplink sysctls, VMs)
+    labhost.py boot [--linuxbridge] [PORT,MAC,ADDRESS/PREFIX[,BRIDGE] ...]   after a reboot: the host's own part
+                                                     (uplink sysctls and checksums, VMs, each into BRIDGE as libvirt would)
     labhost.py ovs-start
     labhost.py br-phy [--underlay]
     labhost.py vm PORT MAC ADDRESS/PREFIX [--mtu 1400]
@@ -166,12 +167,19 @@ def vm(args: argparse.Namespace) -> dict:
 
 
 def kernel_vtep() -> dict:
-    """A Linux-bridge host runs no Open vSwitch. Its kernel VXLAN leaves the outer UDP checksum to
-    the NIC; a real NIC finishes it, the container's veth does not, and an OVS peer's userspace
-    datapath drops what arrives unfinished: eth0 computes checksums itself."""
+    """A Linux-bridge host runs no Open vSwitch: where systemd is init, the image's Open vSwitch
+    services are stopped and masked, as if the package were not installed. Its kernel VXLAN leaves
+    the outer UDP checksum to the NIC; a real NIC finishes it, the container's veth does not, and an
+    OVS peer's userspace datapath drops what arrives unfinished: eth0 computes checksums itself."""
+    masked = False
+    if systemd_runs():
+        units = ("openvswitch-switch.service", "ovs-vswitchd.service", "ovsdb-server.service")
+        masked = "masked" not in run("systemctl", "is-enabled", units[0], check=False).stdout
+        if masked:
+            run("systemctl", "mask", "--now", *units)
     before = run("ethtool", "-k", UPLINK).stdout
     run("ethtool", "-K", UPLINK, "tx", "off")
-    return {"changed": "tx-checksumming: on" in before}
+    return {"changed": masked or "tx-checksumming: on" in before}
 
 
 def setup(args: argparse.Namespace) -> dict:
@@ -189,16 +197,22 @@ def setup(args: argparse.Namespace) -> dict:
 
 def boot(args: argparse.Namespace) -> dict:
     """After a reboot (`podman restart`), what the host itself does, not the fabric: wait for systemd to
-    finish booting, set the uplink's sysctls (a real host keeps them in sysctl.d) and start the VMs
-    again (its hypervisor). Nothing of the fabric: that is the boot unit's job, which this must not mask.
+    finish booting, set the uplink's sysctls (a real host keeps them in sysctl.d; a Linux-bridge host's
+    checksum setting in its network configuration) and start the VMs again (its hypervisor), each VM
+    given a BRIDGE into it, as libvirt does with `<source bridge=...>`. Nothing of the fabric: that is
+    the boot unit's job, which this must not mask (a BRIDGE that is not there fails here).
     """
     state = run("systemctl", "is-system-running", "--wait", check=False).stdout.strip()
     for key in ("rp_filter", "arp_ignore"):
         run("sysctl", "-q", "-w", f"net.ipv4.conf.{UPLINK}.{key}=1")
+    if args.linuxbridge:
+        kernel_vtep()
     vms = []
     for spec in args.vms:
-        port, mac, address = spec.split(",")
+        port, mac, address, *bridge = spec.split(",")
         vms.append(vm(argparse.Namespace(port=port, mac=mac, address=address, mtu=args.mtu)))
+        if bridge:
+            run("ip", "link", "set", port, "master", bridge[0])
     return {"changed": True, "system": state, "vms": vms}
 
 
@@ -282,7 +296,8 @@ def main() -> None:
     p.add_argument("--mtu", type=int, default=1400)
     p.set_defaults(func=setup)
     p = sub.add_parser("boot")
-    p.add_argument("vms", nargs="*", metavar="PORT,MAC,ADDRESS/PREFIX")
+    p.add_argument("vms", nargs="*", metavar="PORT,MAC,ADDRESS/PREFIX[,BRIDGE]")
+    p.add_argument("--linuxbridge", action="store_true", help="a Linux-bridge host: eth0 computes its checksums again")
     p.add_argument("--mtu", type=int, default=1400)
     p.set_defaults(func=boot)
     p = sub.add_parser("probe")
