@@ -10,8 +10,10 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SUITE=bookworm
-# systemd: the restart scenario boots it as init to run the flow-restore unit for real; the others run sleep.
-PACKAGES=(openvswitch-switch iputils-ping tcpdump procps ethtool systemd systemd-sysv)
+# systemd: the reboot and linuxbridge scenarios boot it as init to run the fabric's units for real; the
+# others run sleep. dnsmasq-base (the binary, without Debian's own dnsmasq service), nftables and busybox
+# (udhcpc, the VMs' DHCP client): the network node's routers and DHCP servers.
+PACKAGES=(openvswitch-switch iputils-ping tcpdump procps ethtool systemd systemd-sysv dnsmasq-base nftables busybox)
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$REPO/lab/containers.conf}"
 
 TAG="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)"

@@ -169,8 +169,9 @@ notes:
   - Clients that already hold a lease from the pool keep it until it expires or they renew; a client whose
     static address changed gets the new one at its next request (dnsmasq is authoritative and answers the
     old one with a NAK).
-  - The O(supervisor=systemd) path is tested here only as far as the unit's text; the collection's tests run
-    without systemd as PID 1.
+  - The O(supervisor=systemd) path runs under a real systemd in the collection's molecule scenario C(reboot) (through
+    the network_node role): the server comes back after a reboot and after SIGKILL. The module's own integration
+    tests run without systemd as PID 1 and check the unit's text.
 seealso:
   - module: netfabric.ovs.ip_link
   - module: netfabric.ovs.ip_address

@@ -15,6 +15,7 @@ whether a ping should have passed is for the playbook to assert.
     labhost.py br-phy [--underlay]
     labhost.py vm PORT MAC ADDRESS/PREFIX [--mtu 1400]
     labhost.py probe [--vm PORT] TARGET [--capture FILTER] [--count 3]
+    labhost.py dhcp --vm PORT                       a DHCP client's lease in the VM, and its default route
     labhost.py tunnels [--bridge br-tun]
 """
 
@@ -144,6 +145,23 @@ def br_phy(args: argparse.Namespace) -> dict:
     return result
 
 
+def port_up(port: str) -> None:
+    """Set PORT up, and again until it stays up for a second. A running ovs-vswitchd opens a port its
+    database names as soon as the kernel has it, and on the userspace datapath it then writes back the
+    flags it read, which can be from before our `up`: seen after a reboot, the port down for good."""
+    steady = 0
+    for _ in range(50):
+        if "UP" in (link(port) or {}).get("flags", []):
+            steady += 1
+            if steady == 5:
+                return
+        else:
+            steady = 0
+            run("ip", "link", "set", port, "up")
+        time.sleep(0.2)
+    sys.exit(f"{port} does not stay up")
+
+
 def vm(args: argparse.Namespace) -> dict:
     """A VM: namespace vm-PORT whose eth0 is the veth peer of PORT, with the MAC and address given.
 
@@ -157,7 +175,7 @@ def vm(args: argparse.Namespace) -> dict:
         run("ip", "netns", "add", ns)
     mtu = str(args.mtu)
     run("ip", "link", "add", args.port, "mtu", mtu, "type", "veth", "peer", "name", "eth0", "mtu", mtu, "netns", ns)
-    run("ip", "link", "set", args.port, "up")
+    port_up(args.port)
     run("ip", "-n", ns, "link", "set", "lo", "up")
     run("ip", "-n", ns, "link", "set", "eth0", "address", args.mac)
     run("ip", "-n", ns, "addr", "add", args.address, "dev", "eth0")
@@ -214,6 +232,30 @@ def boot(args: argparse.Namespace) -> dict:
         if bridge:
             run("ip", "link", "set", port, "master", bridge[0])
     return {"changed": True, "system": state, "vms": vms}
+
+
+# udhcpc's script: on a lease, the variables udhcpc passes (ip, mask, router, dns, mtu...) as JSON
+UDHCPC_SCRIPT = """#!/bin/sh
+[ "$1" = bound ] || exit 0
+python3 -c 'import json, os; print(json.dumps(dict(os.environ)))' > "$LEASE"
+"""
+
+
+def dhcp(args: argparse.Namespace) -> dict:
+    """A real DHCP client (busybox udhcpc) in the VM: the lease's ip, mask, router, dns and mtu, or
+    none; with a lease, what a client's script does with it: the default route via its router (the
+    address is the VM's already, the one the lease must carry)."""
+    script, lease = Path("/run/labhost-udhcpc.sh"), Path(f"/run/labhost-lease-{args.vm}.json")
+    script.write_text(UDHCPC_SCRIPT)
+    script.chmod(0o755)
+    lease.unlink(missing_ok=True)
+    run("ip", "netns", "exec", vm_ns(args.vm), "env", f"LEASE={lease}", "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f",
+        "-t", "4", "-T", "1", "-s", str(script), "-O", "mtu", check=False)
+    got = json.loads(lease.read_text()) if lease.exists() else {}
+    got = {key: got[key] for key in ("ip", "mask", "router", "dns", "mtu") if key in got}
+    if got.get("router"):
+        run("ip", "-n", vm_ns(args.vm), "route", "replace", "default", "via", got["router"])
+    return {"changed": False, "vm": args.vm, "lease": got}
 
 
 def probe(args: argparse.Namespace) -> dict:
@@ -300,6 +342,9 @@ def main() -> None:
     p.add_argument("--linuxbridge", action="store_true", help="a Linux-bridge host: eth0 computes its checksums again")
     p.add_argument("--mtu", type=int, default=1400)
     p.set_defaults(func=boot)
+    p = sub.add_parser("dhcp")
+    p.add_argument("--vm", required=True, help="port name of the VM whose eth0 asks")
+    p.set_defaults(func=dhcp)
     p = sub.add_parser("probe")
     p.add_argument("target")
     p.add_argument("--vm", help="port name of the VM to ping from; the container itself when omitted")
