@@ -169,8 +169,8 @@ notes:
   - Clients that already hold a lease from the pool keep it until it expires or they renew; a client whose
     static address changed gets the new one at its next request (dnsmasq is authoritative and answers the
     old one with a NAK).
-  - The O(supervisor=systemd) path runs under a real systemd in the collection's molecule scenario C(reboot) (through
-    the network_node role): the server comes back after a reboot and after SIGKILL. The module's own integration
+  - The O(supervisor=systemd) path runs under a real systemd in the collection's molecule scenario C(reboot), through
+    the network_node role, where the server comes back after a reboot and after SIGKILL. The module's own integration
     tests run without systemd as PID 1 and check the unit's text.
 seealso:
   - module: netfabric.ovs.ip_link
