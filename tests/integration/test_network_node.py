@@ -153,11 +153,13 @@ def reboot_network_node(lab, tmp_path):
             assert time.monotonic() < deadline, f"{vm} got no lease after the boot script"
         assert lease.get("ip") == "10.0.0.11" and lease.get("router") == GATEWAY["10.0.0.0/24"], lease
         configure(lab, vm, lease)
-    print(f"network node back (leases for two tenants) {time.monotonic() - started:.1f} s after the boot script started")
+    print(f"network node back (leases for two tenants) {time.monotonic() - started:.1f} s after the boot script started;",
+          [line for line in out.splitlines() if "set up again" in line] or "no port to set up again")
     for tenant in ("red", "blue"):
         near, far = f"tap-{tenant}-1", f"tap-{tenant}-2"
         reached, seen = sees(lab, "outside", "icmp", near, OUTSIDE, iface="out0")
-        assert reached and any(f"{router_address(lab, tenant)} > {OUTSIDE}: ICMP echo request" in line for line in seen), seen
+        assert reached and any(f"{router_address(lab, tenant)} > {OUTSIDE}: ICMP echo request" in line for line in seen), (
+            seen, hv.exec("ip", "-br", "link"), boot("--check"))
         reached, seen = sees(lab, far, "icmp", "outside", FLOATING[tenant])
         assert reached and any(f"{OUTSIDE} > 10.1.0.12: ICMP echo request" in line for line in seen), seen
         assert pings(lab, near, "10.1.0.12"), f"{tenant}'s router no longer routes between its subnets"

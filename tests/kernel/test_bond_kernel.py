@@ -198,7 +198,7 @@ def test_roles_move_the_underlay_onto_the_kernel_bond_and_back(lab, tmp_path):
     out = {name: (tmp_path / f"{name}.out").read_text() for name in ("check", "first", "second")}
     rcs = {name: (tmp_path / f"{name}.rc").read_text().strip() for name in ("check", "first", "second")}
     assert rcs == {"check": "0", "first": "0", "second": "0"}, (rcs, out)
-    assert f"would run link add name {BOND} type bond" in out["check"] and out["first"] == out["check"].replace("would run", "ip"), out
+    assert f"would run ip link add name {BOND} type bond" in out["check"] and out["first"] == out["check"].replace("would run ", ""), out
     assert out["second"] == "", f"the second run wrote: {out['second']}"
     booted = {entry["ifname"]: entry for entry in json.loads((tmp_path / "booted.json").read_text())}
     text = (tmp_path / "bonding.txt").read_text()

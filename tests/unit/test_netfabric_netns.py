@@ -134,3 +134,27 @@ def test_check_runs_nothing(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(boot, "_run", never)
     assert boot.main([f"--state={state}", "--check"]) == 0
     assert "would run ip -batch -: netns add nnxrr" in capsys.readouterr().out
+
+
+def test_a_host_end_left_down_is_set_up():
+    """The host ends are OVS ports: ovs-vswitchd's userspace datapath can leave one down as it takes it back."""
+    host = converged()
+    host["links"]["qr-bbbbbbbbbb"]["flags"] = [flag for flag in host["links"]["qr-bbbbbbbbbb"]["flags"] if flag != "UP"]
+    steps, problems = boot.plan(STATE, host)
+    assert problems == [] and steps["host"] == ["link set dev qr-bbbbbbbbbb up"] and steps["veths"] == []
+    assert boot.plan(STATE, rebooted())[0]["veths"] == ["qg-aaaaaaaaaa", "qr-bbbbbbbbbb"]
+
+
+def test_veths_made_are_set_up_again_until_they_stay_up(monkeypatch):
+    """As seen after a simulated reboot in the integration stage: qr- up, then down once ovs-vswitchd opened it."""
+    links = fixture("link_network_node_host.json")
+    reads = iter([[dict(link, flags=["BROADCAST"]) if link["ifname"] == "qr-bbbbbbbbbb" else link for link in links]] + [links] * 5)
+    ran = []
+    monkeypatch.setattr(boot, "_json", lambda argv: next(reads))
+    monkeypatch.setattr(boot, "_run", lambda argv, data=None: ran.append((argv, data)))
+    monkeypatch.setattr(boot.time, "sleep", lambda seconds: None)
+    assert boot.settle(["qg-aaaaaaaaaa", "qr-bbbbbbbbbb"]) == []
+    assert ran == [(["ip", "-batch", "-"], "link set dev qr-bbbbbbbbbb up\n")]
+
+    monkeypatch.setattr(boot, "_json", lambda argv: [dict(link, flags=["BROADCAST"]) for link in links])
+    assert boot.settle(["qr-bbbbbbbbbb"]) == ["qr-bbbbbbbbbb: does not stay up"]

@@ -15,7 +15,9 @@ lists as ports of br-int or br-ex: ovs-vswitchd takes each one back, with its ta
 again), their MACs, addresses and routes, a router's NAT table and the sysctls. This puts back what is
 missing: the namespace, the veth pair named alike at both ends (the host end marked MARK, as ip_link
 marks it), the namespace end's MAC, MTU, addresses and up state, offloads on a veth it made, the routes,
-the NAT table from its file (`nft -f`: one transaction that names only that table) and the sysctls.
+the NAT table from its file (`nft -f`: one transaction that names only that table) and the sysctls;
+a host end found down is set up. The host ends of the veths it made are read again until each stays up
+(ovs-vswitchd's userspace datapath can put a port down as it takes it back: see settle()).
 
 Fails closed: a namespace made here forwards nothing (ip_forward 0) until everything else, its NAT
 table included, is in place; the last step sets the plan's sysctls (a router's forwarding) and is not
@@ -33,9 +35,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 DEFAULT_STATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netns.json")
 TIMEOUT = 30
+SETTLE = (0.2, 5, 25)  # a veth's host end counts as up after 5 reads 0.2 s apart that find it up; at most 25 reads
 
 
 def _run(argv, data=None):
@@ -87,7 +91,7 @@ def plan(state, host):
     """What takes the host from `host` to `state`, as {"host": ip -batch lines, "netns": {NS: ip -n NS
     -batch lines}, "ethtool": [(NS, dev, features)], "nft": [(NS, file)], "sysctls": ip -batch lines},
     and the problems; every list empty when the host is there."""
-    steps = {"host": [], "netns": {}, "ethtool": [], "nft": [], "sysctls": []}
+    steps = {"host": [], "netns": {}, "ethtool": [], "nft": [], "sysctls": [], "veths": []}
     problems = []
     owner = state.get("owner", "")
     for ns in state.get("namespaces", []):
@@ -114,9 +118,12 @@ def plan(state, host):
                 if want.get("mtu"):
                     host_lines.append(f"link set dev {dev} mtu {want['mtu']}")
                 host_lines.append(f"link set dev {dev} up")
+                steps["veths"].append(dev)
                 if want.get("features"):
                     ethtool.append((name, dev, want["features"]))
                 have = {"flags": [], "mtu": None, "address": None}
+            elif dev in host["links"] and "UP" not in host["links"][dev].get("flags", []):
+                host_lines.append(f"link set dev {dev} up")  # the host end, an OVS port, left down
             if have.get("address") != want["mac"]:
                 lines.append(f"link set dev {dev} address {want['mac']}")
             if want.get("mtu") and have.get("mtu") != want["mtu"]:
@@ -159,6 +166,26 @@ def commands(steps):
     return out
 
 
+def settle(devs):
+    """Problems left after setting the host ends of the veths made here up again until each stays up.
+    ovs-vswitchd opens a port its database names the moment the kernel has it, and on the userspace
+    datapath it can write back the flags it read before this script's `up`: seen, the port down for
+    good and the router unreachable while everything else was back."""
+    pause, needed, tries = SETTLE
+    steady = 0
+    for _attempt in range(tries):
+        links = {link["ifname"]: link for link in _json(["ip", "-j", "link", "show"])}
+        down = [dev for dev in devs if dev in links and "UP" not in links[dev].get("flags", [])]
+        steady = 0 if down else steady + 1
+        if steady == needed:
+            return []
+        if down:
+            print(f"netfabric-netns: set up again (ovs-vswitchd put it down): {' '.join(down)}")
+            _run(["ip", "-batch", "-"], "".join(f"link set dev {dev} up\n" for dev in down))
+        time.sleep(pause)
+    return [f"{dev}: does not stay up" for dev in devs if "UP" not in links.get(dev, {}).get("flags", [])] or ["veths: never steady up"]
+
+
 def main(argv):
     state_file, check = DEFAULT_STATE, False
     for arg in argv:
@@ -190,6 +217,9 @@ def main(argv):
         if proc.returncode != 0:  # stop here: the sysctls (forwarding) come last and are not set
             problems.append(f"{shown} failed (rc={proc.returncode}): {proc.stderr.strip()}")
             break
+    else:
+        if steps["veths"] and not check:
+            problems += settle(steps["veths"])
     for problem in problems:
         print(f"netfabric-netns: {problem}", file=sys.stderr)
     return 1 if problems else 0
