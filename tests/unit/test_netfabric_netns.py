@@ -146,7 +146,7 @@ def test_a_host_end_left_down_is_set_up():
 
 
 def test_veths_made_are_set_up_again_until_they_stay_up(monkeypatch):
-    """As seen after a simulated reboot in the integration stage: qr- up, then down once ovs-vswitchd opened it."""
+    """qr- found down once (ovs-vswitchd wrote back stale flags), set up again, then up for five reads."""
     links = fixture("link_network_node_host.json")
     reads = iter([[dict(link, flags=["BROADCAST"]) if link["ifname"] == "qr-bbbbbbbbbb" else link for link in links]] + [links] * 5)
     ran = []

@@ -169,8 +169,9 @@ def commands(steps):
 def settle(devs):
     """Problems left after setting the host ends of the veths made here up again until each stays up.
     ovs-vswitchd opens a port its database names the moment the kernel has it, and on the userspace
-    datapath it can write back the flags it read before this script's `up`: seen, the port down for
-    good and the router unreachable while everything else was back."""
+    datapath it can write back the flags it read before this script's `up` (seen with a VM's veth after
+    a reboot in the molecule lab; the likely cause of one CI run whose router lost SNAT after a simulated
+    reboot while everything else was back)."""
     pause, needed, tries = SETTLE
     steady = 0
     for _attempt in range(tries):
