@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -62,6 +63,15 @@ class Hypervisor:
 
     def vsctl(self, *args):
         return self.exec("ovs-vsctl", "--timeout=10", *args)
+
+    def bond_show(self, bond: str):
+        """ovs-appctl bond/show of an OVS bond: ({member: enabled?}, the active member or None, bond_mode, the text)."""
+        text = self.exec("ovs-appctl", "-t", f"{self.dir}/ovs-vswitchd.ctl", "bond/show", bond)
+        members = dict(re.findall(r"^(?:member|slave) (\S+): (enabled|disabled)", text, re.M))
+        active = re.search(r"^active (?:member|slave) mac: \S+\((\S+)\)", text, re.M)
+        mode = re.search(r"^bond_mode: (\S+)", text, re.M)
+        return ({m: state == "enabled" for m, state in members.items()}, active.group(1) if active and active.group(1) != "none" else None,
+                mode and mode.group(1), text)
 
     def ofctl(self, *args):
         return self.exec("ovs-ofctl", *args)

@@ -35,13 +35,8 @@ def lab(tmp_path):
 
 
 def bond_show(lab, host):
-    """({member: enabled?}, the active member or None, bond_mode) from ovs-appctl bond/show."""
-    hv = lab.hv(host)
-    text = hv.exec("ovs-appctl", "-t", f"{hv.dir}/ovs-vswitchd.ctl", "bond/show", "bond0")
-    members = dict(re.findall(r"^(?:member|slave) (\S+): (enabled|disabled)", text, re.M))
-    active = re.search(r"^active (?:member|slave) mac: \S+\((\S+)\)", text, re.M)
-    mode = re.search(r"^bond_mode: (\S+)", text, re.M).group(1)
-    return {m: state == "enabled" for m, state in members.items()}, active.group(1) if active and active.group(1) != "none" else None, mode, text
+    """({member: enabled?}, the active member or None, bond_mode, text) of hv's bond0 (netns.Hypervisor.bond_show)."""
+    return lab.hv(host).bond_show("bond0")
 
 
 def switch_side(lab, host, member):

@@ -1,13 +1,14 @@
 """A provider NIC of its own on the OVS kernel datapath, proven with real packets.
 
 Two hypervisor namespaces on `netfabric_datapath_type: system` (tests/kernel/inventory_provider):
-the uplink keeps the underlay address off OVS, and a second NIC, prov0 (no address), joins the same
-underlay switch. Tenant red has provider_vlan 300 and crosses on br-provider as 802.1Q; blue
-crosses over VXLAN on the uplink, on the same addresses. The site playbook runs once, then
-the tests send pings, watch prov0 with tcpdump and send frames of an
-unowned VLAN from the switch. Teardown of br-provider is the same code on either datapath and is
-proven in the namespace lab (tests/integration/test_provider_nic.py), which is much faster than a
-playbook run under the guest kernel.
+the uplink keeps the underlay address off OVS, and a provider NIC with no address joins the same
+underlay switch: prov0 on hv1, an active-backup OVS bond of prov0 and prov1 on hv2. Tenant red has
+provider_vlan 300 and crosses on br-provider as 802.1Q; blue crosses over VXLAN on the uplink, on
+the same addresses. The site playbook runs once, then the tests send pings, watch prov0 with
+tcpdump, send frames of an unowned VLAN from the switch and take the bond's active member down.
+Teardown of br-provider is the same code on either datapath and is proven in the namespace lab
+(tests/integration/test_provider_nic.py), which is much faster than a playbook run under the
+guest kernel.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ INVENTORY = Path(__file__).with_name("inventory_provider")
 PREFIX = "nfkp"
 HOSTS = ("hv1", "hv2")
 NIC = "prov0"
+BOND = "bprov"  # hv2's provider NIC: an OVS bond of these members (inventory_provider/hosts.yml)
+NICS = {"hv1": (NIC,), "hv2": (NIC, "prov1")}
 SWITCH = f"{PREFIX}-sw"  # lab/netns.py's underlay switch: the Linux bridge sw0 in this namespace
 
 
@@ -38,13 +41,19 @@ vm, reaches = LAB.vm, LAB.reaches
 
 
 def provider_nics():
-    """A second link of each hypervisor into the underlay switch, with no address."""
-    for index, host in enumerate(HOSTS):
+    """Further links of each hypervisor into the underlay switch, with no address (NICS)."""
+    for host, nics in NICS.items():
         hv = netns.Hypervisor(PREFIX, host)
-        peer = f"q{index}-{host}"
-        netns.sh("ip", "link", "add", NIC, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", SWITCH)
-        netns.sh("ip", "-n", SWITCH, "link", "set", peer, "master", "sw0", "up")
-        netns.sh("ip", "-n", hv.netns, "link", "set", NIC, "up")
+        for name in nics:
+            peer = switch_port(host, name)
+            netns.sh("ip", "link", "add", name, "netns", hv.netns, "type", "veth", "peer", "name", peer, "netns", SWITCH)
+            netns.sh("ip", "-n", SWITCH, "link", "set", peer, "master", "sw0", "up")
+            netns.sh("ip", "-n", hv.netns, "link", "set", name, "up")
+
+
+def switch_port(host: str, nic: str) -> str:
+    """The switch's end of a host's provider NIC: the cable to pull."""
+    return f"s{nic[-1]}-{host}"
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +80,13 @@ def test_first_run_converges_both_hosts(lab):
 @pytest.mark.parametrize("host", HOSTS)
 def test_br_provider_holds_the_nic_and_the_patch_on_the_kernel_datapath(lab, host):
     hv = netns.Hypervisor(PREFIX, host)
-    assert sorted(hv.vsctl("list-ports", "br-provider").split()) == ["phy-br-provider", NIC]
+    port = NIC if len(NICS[host]) == 1 else BOND
+    assert sorted(hv.vsctl("list-ports", "br-provider").split()) == sorted(["phy-br-provider", port])
     assert hv.vsctl("get", "Bridge", "br-provider", "fail_mode").strip() == "secure"
     assert "int-br-provider" in hv.vsctl("list-ports", "br-int").split()
     assert hv.vsctl("list-ports", "br-phy").split() == []  # the uplink stays off OVS with its address
     dp = hv.exec("ovs-dpctl", "show")
-    assert re.search(rf"port \d+: {NIC}\b", dp), dp
+    assert all(re.search(rf"port \d+: {name}\b", dp) for name in NICS[host]), dp
 
 
 def test_provider_tenant_and_overlay_tenant_reach_their_own_vms_only(lab):
@@ -143,3 +153,27 @@ def test_the_wire_reaches_red_in_vlan_300_and_nothing_in_another_vlan(lab):
             assert flows and all(line.rstrip().endswith("actions:drop") for line in flows), f"{host}:\n{dump}"
     finally:
         netns.sh("ip", "-n", SWITCH, "link", "del", dev, check=False)
+
+
+def test_red_survives_the_active_member_of_the_bonded_provider_nic_going_down(lab):
+    hv2 = netns.Hypervisor(PREFIX, "hv2")
+    members, active, mode, text = hv2.bond_show(BOND)
+    assert mode == "active-backup" and members == {"prov0": True, "prov1": True} and active in members, text
+    standby = next(name for name in members if name != active)
+    assert reaches("tap-red-1", "tap-red-2", tries=40), "red over the bond before the failover"
+    cable = switch_port("hv2", active)
+    netns.sh("ip", "-n", SWITCH, "link", "set", cable, "down")  # the member's carrier goes with it
+    try:
+        for _attempt in range(50):
+            members, now, _mode, text = hv2.bond_show(BOND)
+            if now == standby and not members[active]:
+                break
+            time.sleep(0.2)
+        assert now == standby and not members[active], text
+        with hv2.tcpdump("", "-e", iface=standby) as frames:
+            assert reaches("tap-red-1", "tap-red-2", tries=40), f"red is dark with {active} down:\n{text}"
+        seen = "\n".join(frames)
+        assert re.search(r"802\.1Q.*vlan 300.*10\.0\.0\.2 > 10\.0\.0\.1: ICMP echo reply", seen), seen
+        assert not reaches("tap-blue-1", "tap-red-2")
+    finally:
+        netns.sh("ip", "-n", SWITCH, "link", "set", cable, "up")
