@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""A private libvirtd inside a lab hypervisor namespace, and LXC domains it starts.
+"""A private libvirtd inside a lab hypervisor namespace, and the LXC domains and QEMU guests it starts.
 
 One place for what it takes to run a real libvirtd here (no systemd, no D-Bus, no KVM), shared by the
 tests and by hand:
 
-    python3 lab/libvirtd.py up   --prefix nf hv1     # after `lab/netns.py up --prefix nf hv1`
+    python3 lab/libvirtd.py up   --prefix nf hv1     # after `lab/netns.py up --prefix nf hv1`; --qemu: QEMU too
     virsh -c "$(python3 lab/libvirtd.py uri --prefix nf hv1)" list --all
     python3 lab/libvirtd.py down --prefix nf hv1
 
@@ -12,16 +12,25 @@ tests and by hand:
   domains in by running `ovs-vsctl` itself, which then reaches this hypervisor's Open vSwitch.
 - Its state is its own: a private mount namespace binds the lab's directories over /etc/libvirt,
   /run/libvirt, /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, and its socket sits in the
-  lab directory (unix_sock_dir), reached as lxc+unix:///system?socket=PATH. Several run side by side.
-- Only the LXC and network drivers are loaded (LIBVIRT_DRIVER_DIR names a directory holding just them):
-  the QEMU driver would refuse to start without its system user, and nothing here needs it.
+  lab directory (unix_sock_dir), reached as lxc+unix:///system?socket=PATH (qemu+unix:// for the QEMU
+  driver). Several run side by side.
+- Only the LXC and network drivers are loaded (LIBVIRT_DRIVER_DIR names a directory holding just them),
+  and the QEMU driver when asked (qemu=True). That driver looks up its built-in user libvirt-qemu
+  before it reads qemu.conf and refuses to start without it: the daemon's mount namespace gets a copy
+  of /etc/passwd and /etc/group naming it. Its qemu.conf (QEMU_CONF): QEMU's output goes to a file,
+  not through virtlogd, which does not run here (without stdio_handler no guest starts: "Failed to
+  connect socket to '/run/libvirt/virtlogd-sock'"); no cgroups, or libvirt makes machine/qemu-*
+  groups in the host's hierarchies and a killed run leaves them; QEMU runs as root like libvirtd, not
+  as that placeholder account; no AppArmor/SELinux labelling, whatever the host has.
 - The namespace gets a sysfs of its own (its interfaces), with the host's cgroup hierarchies moved
   back under it. On a hybrid cgroup layout the cgroup2 mount at /sys/fs/cgroup/unified is hidden from
   libvirtd: libvirt_lxc bind-mounts every hierarchy into the container and tries to create that
   directory on the container's read-only sysfs first, failing every start ("Unable to create directory
   /sys/fs/cgroup/unified"); with the v1 hierarchies alone it starts.
 - Domains are LXC containers sharing the host's root file system and running `sleep infinity`, with
-  one interface in a libvirt network's portgroup; libvirt sets its address inside (`<ip>`).
+  one interface in a libvirt network's portgroup; libvirt sets its address inside (`<ip>`). A QEMU
+  guest is diskless under TCG (no KVM needed): its firmware network-boots, so it sends real DHCP
+  DISCOVERs from its MAC, again and again (define_qemu).
 """
 
 from __future__ import annotations
@@ -35,48 +44,76 @@ from pathlib import Path
 
 import netns
 
-DRIVERS = ("lxc", "network")
+DRIVERS = ("lxc", "network")  # always; "qemu" too when asked (Libvirtd(hv, qemu=True))
 DRIVER_GLOB = "/usr/lib/*/libvirt/connection-driver/libvirt_driver_{}.so"
 # Mount points libvirtd writes to, each bound to a directory of the lab.
 STATE = {"etc": "/etc/libvirt", "run": "/run/libvirt", "lib": "/var/lib/libvirt", "log": "/var/log/libvirt",
          "cache": "/var/cache/libvirt"}
 NEEDS = {"libvirtd": "libvirt-daemon", "virsh": "libvirt-clients", "/usr/lib/libvirt/libvirt_lxc": "libvirt-daemon-driver-lxc"}
+QEMU_NEEDS = {"qemu-system-x86_64": "qemu-system-x86", "/usr/share/seabios/bios-256k.bin": "seabios",
+              "/usr/lib/ipxe/qemu/pxe-virtio.rom": "ipxe-qemu"}
+QEMU_ACCOUNT = "libvirt-qemu"  # Debian's build default for qemu.conf's user and group
+PACKAGE = {"lxc": "libvirt-daemon-driver-lxc", "network": "libvirt-daemon", "qemu": "libvirt-daemon-driver-qemu"}
+# The QEMU driver's settings for the lab (see the docstring; each was tried without).
+QEMU_CONF = """user = "root"
+group = "root"
+security_driver = "none"
+cgroup_controllers = [ ]
+stdio_handler = "file"
+"""
 # An LXC container's processes sit in a cgroup named ...-DOMAIN.libvirt-lxc.
 CGROUP_SUFFIX = ".libvirt-lxc"
 
 
-def missing():
-    """What a lab libvirtd lacks on this machine, as the Debian packages to install; [] when nothing."""
+def missing(qemu: bool = False):
+    """What a lab libvirtd (with its QEMU driver and guests when qemu) lacks on this machine, as the Debian
+    packages to install; [] when nothing."""
     import shutil
 
-    lacking = [package for tool, package in NEEDS.items() if not (shutil.which(tool) or os.path.exists(tool))]
-    lacking += [f"libvirt driver {name} ({DRIVER_GLOB.format(name)})" for name in DRIVERS
-                if not glob.glob(DRIVER_GLOB.format(name))]
+    needs = {**NEEDS, **(QEMU_NEEDS if qemu else {})}
+    lacking = [package for tool, package in needs.items() if not (shutil.which(tool) or os.path.exists(tool))]
+    lacking += [PACKAGE[name] for name in (*DRIVERS, *(["qemu"] if qemu else [])) if not glob.glob(DRIVER_GLOB.format(name))]
     return lacking
 
 
 class Libvirtd:
     """One libvirtd for one netns.Hypervisor."""
 
-    def __init__(self, hv: netns.Hypervisor):
+    def __init__(self, hv: netns.Hypervisor, qemu: bool = False):
         self.hv = hv
         self.dir = hv.dir / "libvirt"
         self.sock = self.dir / "sock" / "libvirt-sock"
         self.pidfile = self.dir / "libvirtd.pid"
+        self.drivers = (*DRIVERS, "qemu") if qemu else DRIVERS
         self.uri = f"lxc+unix:///system?socket={self.sock}"
+        self.qemu_uri = f"qemu+unix:///system?socket={self.sock}"
 
-    def virsh(self, *args, check=True):
-        """virsh against this daemon; returns stdout (raises with stderr when check and it fails)."""
-        return netns.sh("virsh", "-q", "-c", self.uri, *args, check=check, capture=True)
+    def virsh(self, *args, check=True, uri=None):
+        """virsh against this daemon (its LXC driver unless uri); returns stdout (raises with stderr when check and it fails)."""
+        return netns.sh("virsh", "-q", "-c", uri or self.uri, *args, check=check, capture=True)
+
+    def qemu(self, *args, check=True):
+        """virsh against this daemon's QEMU driver."""
+        return self.virsh(*args, check=check, uri=self.qemu_uri)
 
     def start(self):
         d = self.dir
         for sub in [*STATE, "sock", "drivers", "cgroup"]:
             (d / sub).mkdir(parents=True, exist_ok=True)
-        for name in DRIVERS:
+        for name in self.drivers:
             link = d / "drivers" / f"libvirt_driver_{name}.so"
             if not link.exists():
                 link.symlink_to(glob.glob(DRIVER_GLOB.format(name))[0])
+        accounts = ""
+        if "qemu" in self.drivers:  # the QEMU driver resolves its built-in user before it reads qemu.conf
+            (d / "etc" / "qemu.conf").write_text(QEMU_CONF)
+            for table, line in (("passwd", f"{QEMU_ACCOUNT}:x:64055:64055::/nonexistent:/usr/sbin/nologin"),
+                                ("group", f"{QEMU_ACCOUNT}:x:64055:")):
+                have = Path(f"/etc/{table}").read_text()
+                if not any(row.startswith(f"{QEMU_ACCOUNT}:") for row in have.splitlines()):
+                    have = have.rstrip("\n") + f"\n{line}\n"
+                (d / table).write_text(have)
+                accounts += f"mount --bind {d / table} /etc/{table}\n"
         (d / "etc" / "libvirtd.conf").write_text(
             f'unix_sock_dir = "{self.sock.parent}"\n'
             'unix_sock_rw_perms = "0700"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
@@ -91,7 +128,7 @@ class Libvirtd:
             "mount -t sysfs sysfs /sys\n"
             f"mount --move {d}/cgroup /sys/fs/cgroup\n"
             "if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi\n"
-            f"{binds}\n"
+            f"{binds}\n{accounts}"
             f"exec libvirtd -d -f /etc/libvirt/libvirtd.conf -p {self.pidfile}\n"
         )
         env = dict(self.hv.env, LIBVIRT_DRIVER_DIR=str(d / "drivers"))
@@ -107,10 +144,11 @@ class Libvirtd:
             time.sleep(0.1)
 
     def stop(self):
-        """Destroy every domain (their containers outlive a killed libvirtd), then end libvirtd."""
+        """Destroy every domain (containers and QEMU processes outlive a killed libvirtd), then end libvirtd."""
         if self.sock.exists():
-            for name in self.virsh("list", "--name", check=False).split():
-                self.virsh("destroy", name, check=False)
+            for uri in [self.uri] + ([self.qemu_uri] if "qemu" in self.drivers else []):
+                for name in self.virsh("list", "--name", check=False, uri=uri).split():
+                    self.virsh("destroy", name, check=False, uri=uri)
         try:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
@@ -137,11 +175,27 @@ class Libvirtd:
         path.write_text(xml)
         self.virsh("define", path)
 
-    def port(self, domain):
+    def define_qemu(self, name, mac, network, portgroup):
+        """Define (not start) a diskless TCG guest with one virtio NIC in NETWORK's PORTGROUP.
+
+        It has nothing to boot but the network: SeaBIOS runs the NIC's iPXE ROM, which sends DHCP
+        DISCOVERs from MAC, and with rebootTimeout 0 SeaBIOS starts again when no boot device
+        worked, so the guest keeps sending them for as long as it runs.
+        """
+        xml = (f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+               "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/><bios rebootTimeout='0'/></os>"
+               "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>"
+               f"<interface type='network'><mac address='{mac}'/><source network='{network}' portgroup='{portgroup}'/>"
+               "<model type='virtio'/></interface><serial type='pty'/><memballoon model='none'/></devices></domain>")
+        path = self.dir / f"{name}.xml"
+        path.write_text(xml)
+        self.qemu("define", path)
+
+    def port(self, domain, uri=None):
         """The OVS port libvirt made for the domain's interface: its name (from the live XML)."""
         import xml.etree.ElementTree as ET
 
-        target = ET.fromstring(self.virsh("dumpxml", domain)).find("devices/interface/target")
+        target = ET.fromstring(self.virsh("dumpxml", domain, uri=uri)).find("devices/interface/target")
         return None if target is None else target.get("dev")
 
     def ping(self, domain, address, count=2):
@@ -152,14 +206,17 @@ class Libvirtd:
 
 
 def down(prefix: str):
-    """Kill LXC containers of domains named PREFIX... that a killed run left (nothing else ends them)."""
+    """Kill LXC containers and QEMU processes of domains named PREFIX... that a killed run left (nothing else ends them)."""
     pids = []
     for cgroup in glob.glob("/proc/[0-9]*/cgroup"):
         try:
             text = Path(cgroup).read_text()
+            argv = Path(cgroup).with_name("cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(CGROUP_SUFFIX in line and f"-{prefix}" in line.rsplit("/", 1)[-1] for line in text.splitlines()):
+        container = any(CGROUP_SUFFIX in line and f"-{prefix}" in line.rsplit("/", 1)[-1] for line in text.splitlines())
+        guest = os.path.basename(argv[0]).startswith(b"qemu-system") and any(arg.startswith(f"guest={prefix}-".encode()) for arg in argv)
+        if container or guest:
             pids.append(cgroup.split("/")[2])
     netns.kill(pids)
 
@@ -168,15 +225,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up", "down", "uri"])
     parser.add_argument("--prefix", default="nf")
+    parser.add_argument("--qemu", action="store_true", help="also load the QEMU driver (uri then prints its URI)")
     parser.add_argument("host")
     opts = parser.parse_args()
-    daemon = Libvirtd(netns.Hypervisor(opts.prefix, opts.host))
+    daemon = Libvirtd(netns.Hypervisor(opts.prefix, opts.host), qemu=opts.qemu)
     if opts.action == "up":
         daemon.start()
     elif opts.action == "down":
         daemon.stop()
         down(opts.prefix)
-    print(daemon.uri)
+    print(daemon.qemu_uri if opts.qemu else daemon.uri)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,19 @@
 """A libvirt domain on the fabric's network is plugged into its tenant by libvirt itself, at every start.
 
 The example fabric (examples/vxlan, three netdev hypervisors in namespaces) with a real libvirtd on
-hv1 (lab/libvirtd.py, LXC driver) and hv1's inventory naming one libvirt port in red by MAC. `site`
-defines the network and installs the hook; the domains are started with `virsh start`, so the port,
-its tag and its OpenFlow port number come from libvirt and the hook, never from the test or Ansible.
-br-int admits only the planned port numbers (fail_mode secure), so a domain whose port kept the
-number OVS gave it would be dark: the unknown-MAC domain shows exactly that.
+hv1 (lab/libvirtd.py, LXC and QEMU drivers) and hv1's inventory naming two libvirt ports in red by MAC:
+one for LXC domains, one for a QEMU guest. `site` defines the network and installs the hook; the
+domains are started with `virsh start`, so the port, its tag and its OpenFlow port number come from
+libvirt and the hook, never from the test or Ansible. br-int admits only the planned port numbers
+(fail_mode secure), so a domain whose port kept the number OVS gave it would be dark: the
+unknown-MAC domain shows exactly that.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 from conftest import PREFIX
@@ -25,17 +27,21 @@ NET = "netfabric"
 MAC = "52:54:00:0a:00:0a"  # the inventory's libvirt port, red, 10.0.0.10
 STRANGER = "52:54:00:0a:00:0b"  # not in the inventory, asks for red all the same
 ADDRESS = "10.0.0.10/24"
+QEMU_MAC = "52:54:00:0a:00:0c"  # the inventory's second libvirt port, red, 10.0.0.12: a QEMU (TCG) guest
+# What the QEMU guest sends: it has no disk, so its firmware network-boots and asks for DHCP from its MAC.
+DISCOVER = f"ether src {QEMU_MAC} and udp dst port 67"
 
 
 @pytest.fixture
 def lab(tmp_path):
-    lacking = libvirtd.missing()
+    lacking = libvirtd.missing(qemu=True)
     if lacking:
         pytest.fail("libvirt is not installed; install: " + ", ".join(lacking))
     made = Lab(f"{PREFIX}lv", "vxlan", tmp_path / "lab")
     hv1 = made.hv("hv1")
-    daemon = libvirtd.Libvirtd(hv1).start()
-    ports = made.hosts()["hv1"]["netfabric_ports"] + [{"libvirt": True, "mac": MAC, "tenant": "red", "ip": ADDRESS}]
+    daemon = libvirtd.Libvirtd(hv1, qemu=True).start()
+    ports = made.hosts()["hv1"]["netfabric_ports"] + [{"libvirt": True, "mac": MAC, "tenant": "red", "ip": ADDRESS},
+                                                      {"libvirt": True, "mac": QEMU_MAC, "tenant": "red", "ip": "10.0.0.12/24"}]
     made.edit_host(
         "hv1",
         netfabric_ports=ports,
@@ -70,10 +76,10 @@ def domain(lab, name, mac, address):
     return full
 
 
-def ofport(lab, dom):
+def ofport(lab, dom, uri=None):
     """(OVS port name, OpenFlow port number, Port external_ids) of the domain's interface on hv1."""
     hv1 = lab.hv("hv1")
-    name = lab.daemon.port(dom)
+    name = lab.daemon.port(dom, uri=uri)
     number = int(hv1.vsctl("get", "Interface", name, "ofport").strip())
     table = json.loads(hv1.vsctl("--format=json", "--columns=external_ids", "list", "Port", name))
     return name, number, dict(table["data"][0][0][1])
@@ -147,6 +153,44 @@ def test_libvirt_domains_land_in_their_tenant_at_every_start(lab):
     assert NET not in daemon.virsh("net-list", "--all", "--name").split()
     assert not (hooks / "qemu").exists() and not (hooks / "lxc").exists()
     assert not (hv1.dir / "state" / "libvirt-ports.json").exists()
+
+
+def heard(lab):
+    """What red's and blue's VMs on hv2 captured of the QEMU guest's DHCP DISCOVERs over one window.
+
+    The window ends when red has heard two, or after 60 s: the firmware sends four within ~7 s of
+    starting, gives up, reboots (rebootTimeout 0) and sends again, about every 22 s under TCG.
+    Blue's capture runs from before red's starts until after it ends.
+    """
+    red = ["ip", "netns", "exec", fabric.vm_netns(lab.prefix, "tap-red-2"), "tcpdump", "-n", "-l", "-e", "-c", "2", "-i", "eth0"]
+    with netns.tcpdump(fabric.vm_netns(lab.prefix, "tap-blue-2"), DISCOVER, "-e") as blue:
+        seen = subprocess.run(["timeout", "60", *red, *DISCOVER.split()], capture_output=True, text=True, check=False)
+    return [line for line in seen.stdout.splitlines() if line.strip()], blue
+
+
+def test_a_qemu_guest_lands_in_its_tenant_at_every_start(lab):
+    """A real QEMU guest (TCG: no KVM needed) started by `virsh start`, and restarted with no Ansible run."""
+    recap = lab.playbook("site")
+    assert all(host["failed"] == 0 for host in recap.values()), recap
+    daemon, hv1 = lab.daemon, lab.hv("hv1")
+    entry = json.loads((hv1.dir / "state" / "libvirt-ports.json").read_text())["ports"][QEMU_MAC]
+    assert entry["tenant"] == "red" and entry["ofport"] >= 10001, entry
+    tag = ET.fromstring(daemon.virsh("net-dumpxml", NET)).find("portgroup[@name='red']/vlan/tag").get("id")
+    dom = f"{hv1.netns}-qemu"
+    daemon.define_qemu(dom, QEMU_MAC, NET, "red")
+
+    for start in ("first start", "restart"):
+        daemon.qemu("start", dom)
+        name, number, ids = ofport(lab, dom, uri=daemon.qemu_uri)
+        assert number == entry["ofport"], f"{start}: the hook did not give {name} the plan's OpenFlow port ({number} != {entry['ofport']})"
+        assert ids.get("netfabric_tenant") == "red", (start, ids)
+        assert hv1.vsctl("get", "Port", name, "tag").strip() == tag, f"{start}: {name} is not on red's portgroup tag {tag}"
+        red, blue = heard(lab)
+        assert len(red) == 2 and all(f"{QEMU_MAC} > ff:ff:ff:ff:ff:ff" in line and ".67:" in line for line in red), \
+            f"{start}: red on hv2 did not hear the QEMU guest's DHCP DISCOVERs: {red}"
+        assert blue == [], f"{start}: blue on hv2 heard the red QEMU guest: {blue}"
+        daemon.qemu("destroy", dom)
+        assert name not in hv1.vsctl("list-ports", "br-int").split(), f"{start}: libvirt left the stopped guest's port"
 
 
 def test_a_hook_the_fabric_did_not_write_is_refused(lab):
