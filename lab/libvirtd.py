@@ -73,7 +73,7 @@ def missing(qemu: bool = False):
     needs = {**NEEDS, **(QEMU_NEEDS if qemu else {})}
     lacking = [package for tool, package in needs.items() if not (shutil.which(tool) or os.path.exists(tool))]
     lacking += [PACKAGE[name] for name in (*DRIVERS, *(["qemu"] if qemu else [])) if not glob.glob(DRIVER_GLOB.format(name))]
-    return lacking
+    return list(dict.fromkeys(lacking))  # a package once, whatever needs it
 
 
 class Libvirtd:
@@ -171,9 +171,7 @@ class Libvirtd:
                "<devices><filesystem type='mount'><source dir='/'/><target dir='/'/></filesystem>"
                f"<interface type='network'><mac address='{mac}'/><source network='{network}' portgroup='{portgroup}'/>"
                f"<ip address='{ip}' prefix='{prefix}'/></interface><console type='pty'/></devices></domain>")
-        path = self.dir / f"{name}.xml"
-        path.write_text(xml)
-        self.virsh("define", path)
+        self.define(name, xml, self.uri)
 
     def define_qemu(self, name, mac, network, portgroup):
         """Define (not start) a diskless TCG guest with one virtio NIC in NETWORK's PORTGROUP.
@@ -187,9 +185,13 @@ class Libvirtd:
                "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>"
                f"<interface type='network'><mac address='{mac}'/><source network='{network}' portgroup='{portgroup}'/>"
                "<model type='virtio'/></interface><serial type='pty'/><memballoon model='none'/></devices></domain>")
+        self.define(name, xml, self.qemu_uri)
+
+    def define(self, name, xml, uri):
+        """Define a domain from its XML through URI's driver (the file stays in the lab directory to read)."""
         path = self.dir / f"{name}.xml"
         path.write_text(xml)
-        self.qemu("define", path)
+        self.virsh("define", path, uri=uri)
 
     def port(self, domain, uri=None):
         """The OVS port libvirt made for the domain's interface: its name (from the live XML)."""
