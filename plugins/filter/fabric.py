@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan, underlay
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.inventory import FABRIC_VARS, HOST_VARS, FabricError
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric.topology import Topology
 
@@ -78,6 +78,24 @@ def _seen(hostvars: Mapping, names: list[str]) -> dict[str, Any]:
     return {name: _plain(hostvars[name][SEEN_VAR]) for name in names if SEEN_VAR in hostvars[name]}
 
 
+def _with_macs(plans: dict[str, dict], seen: dict[str, Any]) -> dict[str, dict]:
+    """Each plan of a host with a read gets br-phy's guard of its uplink's MAC (a bond's first
+    member's): done here, once per play, and not by a filter in every task that reads netfabric_plan
+    (each forked worker would load the filter plugins again, the larger part of a run's CPU time)."""
+    result = dict(plans)
+    for name, info in seen.items():
+        if name not in plans:
+            continue
+        link = plans[name].get("underlay") or {}
+        nic = (link.get("members") or [link.get("uplink")])[0]
+        mac = ((info.get("links") or {}).get(nic) or {}).get("address") if isinstance(info, Mapping) else None
+        try:
+            result[name] = underlay.with_underlay_mac(plans[name], mac)
+        except ValueError as exc:
+            raise AnsibleFilterError(f"netfabric: {exc}") from None
+    return result
+
+
 def _topology(host_vars: dict[str, dict], fabric_vars: dict[str, Any], seen: dict[str, Any] | None = None, network_nodes: list[str] = ()) -> Topology:
     key = hashlib.sha256(
         json.dumps([host_vars, fabric_vars, seen or {}, list(network_nodes)], sort_keys=True, separators=(",", ":"), default=repr).encode()
@@ -110,7 +128,8 @@ def fabric_plan(hostvars: Mapping, hosts: list[str], network_nodes: list[str] | 
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, names[0]), FABRIC_VARS) if names else {}
     fabric_vars.update({_OPTION_VARS[k]: _plain(v) for k, v in options.items() if v is not None})
-    return plan.fabric_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names), _host_list(network_nodes or [])))
+    seen = _seen(hostvars, names)
+    return _with_macs(plan.fabric_plan(_topology(host_vars, fabric_vars, seen, _host_list(network_nodes or []))), seen)
 
 
 def host_plan(hostvars: Mapping, host: str, hosts: list[str], network_nodes: list[str] | None = None) -> dict[str, Any]:
@@ -120,7 +139,8 @@ def host_plan(hostvars: Mapping, host: str, hosts: list[str], network_nodes: lis
         raise AnsibleFilterError(f"netfabric.ovs.host_plan: host {host} is not in the hypervisor list")
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, host), FABRIC_VARS)
-    return plan.host_plan(_topology(host_vars, fabric_vars, _seen(hostvars, names), _host_list(network_nodes or [])), host)
+    seen = _seen(hostvars, names)
+    return _with_macs({host: plan.host_plan(_topology(host_vars, fabric_vars, seen, _host_list(network_nodes or [])), host)}, seen)[host]
 
 
 class FilterModule:

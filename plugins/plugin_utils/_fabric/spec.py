@@ -44,7 +44,8 @@ _HOST_DEFAULT_IS_FABRIC = ("netfabric_state_dir",)
 @lru_cache(maxsize=1)
 def options() -> dict[str, dict]:
     """The role's options, as written in the file (descriptions included)."""
-    return yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))["argument_specs"]["main"]["options"]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: this file is large
+    return yaml.load(SPEC_FILE.read_text(encoding="utf-8"), Loader=loader)["argument_specs"]["main"]["options"]  # noqa: S506 (a safe loader)
 
 
 def _flat(spec: dict[str, dict]) -> dict[str, dict]:

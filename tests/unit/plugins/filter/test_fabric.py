@@ -95,6 +95,27 @@ def test_provider_vlan_through_the_filters():
     assert not [f for f in hv1["flows"]["br-tun"] if "0x3e9" in f]
 
 
+def test_the_hosts_read_of_its_uplink_gives_its_plan_the_underlay_guard():
+    """netfabric_plan is a plain variable: the filter applies the uplink's MAC the role read, once."""
+    from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import underlay
+
+    hv = hostvars()
+    hv["hv3"]["netfabric_datapath_type"] = "netdev"
+    plain = fabric.fabric_plan(hv, HOSTS)["hv3"]
+    uplink = plain["underlay"]["uplink"]
+    mac = "52:54:00:aa:bb:03"
+    hv["hv3"][fabric.SEEN_VAR] = {"links": {uplink: {"address": mac}}, "bridges": {}}
+    fabric._MEMO.clear()
+    guarded = fabric.fabric_plan(hv, HOSTS)
+    assert guarded["hv3"] == underlay.with_underlay_mac(plain, mac)
+    assert guarded["hv3"]["underlay"]["mac"] == mac and guarded["hv3"]["flows"] != plain["flows"]
+    assert fabric.host_plan(hv, "hv3", HOSTS) == guarded["hv3"]
+    hv["hv3"][fabric.SEEN_VAR] = {"links": {}, "bridges": {}}  # the uplink was not there to read
+    fabric._MEMO.clear()
+    with pytest.raises(AnsibleFilterError, match="host hv3: its underlay is on br-phy, whose guard flows need the uplink's MAC"):
+        fabric.fabric_plan(hv, HOSTS)
+
+
 def test_host_outside_the_hypervisor_list():
     with pytest.raises(AnsibleFilterError, match="host hv9 is not in the hypervisor list"):
         fabric.host_plan(hostvars(), "hv9", HOSTS)
