@@ -425,7 +425,8 @@ def boot_plan(state_dir: str, namespaces: list, links: list, routes: list, nat: 
     everything in them (OVSDB keeps the veths' host ends as ports, and ovs-vswitchd takes each
     one back when its veth appears again): `state` is netns.json, `nft` each router's NAT table as
     the file the script gives `nft -f` (the nft_table module's own transaction, which names only
-    that table). No namespaces: the role removes the files and the unit."""
+    that table), as the state_dir module's files (named relative to the state directory, `dir`).
+    No namespaces: the role removes the files and the unit."""
     nft_dir = f"{state_dir}/{C.NFT_RESTORE_DIR}"
     tables = {}
     for item in nat:
@@ -443,11 +444,12 @@ def boot_plan(state_dir: str, namespaces: list, links: list, routes: list, nat: 
         for ns in namespaces
     ]
     return {
+        "dir": state_dir,
         "file": f"{state_dir}/{C.NETNS_BOOT_STATE}",
         "nft_dir": nft_dir,
         "unit": C.NETNS_BOOT_UNIT,
         "state": {"owner": f"{C.LINK_OWNER_MARK}{C.OWNERS['routers']}", "namespaces": state},
-        "nft": [{"netns": name, **table} for name, table in sorted(tables.items())],
+        "nft": [{"name": f"{C.NFT_RESTORE_DIR}/{name}.nft", "content": table["text"], "mode": "0600"} for name, table in sorted(tables.items())],
     }
 
 

@@ -80,11 +80,13 @@ def test_boot_state_names_every_namespace_with_what_a_reboot_takes():
     routers = [n for n in state["namespaces"] if n["name"].startswith("nfrouter-")]
     assert [n["nft"] for n in routers] == [{"family": "ip", "name": "netfabric", "file": f"/etc/netfabric/nft/{n['name']}.nft"} for n in routers]
     assert all(n["nft"] is None for n in state["namespaces"] if n not in routers)
+    assert boot["dir"] == "/etc/netfabric" and [t["name"] for t in boot["nft"]] == [f"nft/{n['name']}.nft" for n in routers]
     for table in boot["nft"]:
-        chains = next(item["chains"] for item in node["nat"] if item["netns"] == table["netns"])
+        netns = table["name"][len("nft/"):-len(".nft")]
+        chains = next(item["chains"] for item in node["nat"] if item["netns"] == netns)
         want = _nft.table_want({"family": "ip", "name": "netfabric", "chains": chains})
-        assert table["text"] == _nft.transaction(want, True)
-        assert table["text"].startswith("table ip netfabric {}\ndelete table ip netfabric\ntable ip netfabric {")
+        assert table["content"] == _nft.transaction(want, True) and table["mode"] == "0600"
+        assert table["content"].startswith("table ip netfabric {}\ndelete table ip netfabric\ntable ip netfabric {")
     # a host with no router or DHCP server: nothing to put back (the role removes the unit and files)
     assert plan.host_plan(plan.build(*example(), network_nodes=NODES), "hv1")["network_node"]["boot"]["state"]["namespaces"] == []
 
