@@ -63,9 +63,9 @@ def test_rewrites_only_what_differs_in_content_or_mode(root):
 def test_purge_removes_matches_not_listed_and_absent_leaves_the_directory(root):
     converge(path=root, subdirs=["nft"], files=[{"name": "nft/a.nft", "content": "a"}, {"name": "nft/b.nft", "content": "b"}])
     (root / "other").write_text("not ours")
-    change, _ = converge(path=root, subdirs=["nft"], files=[{"name": "nft/a.nft", "content": "a"}], purge=["nft/*.nft"])
+    change = converge(path=root, subdirs=["nft"], files=[{"name": "nft/a.nft", "content": "a"}], purge=["nft/*.nft"])[0]
     assert sorted(p.name for p in (root / "nft").iterdir()) == ["a.nft"] and change.after["nft/b.nft"] is None
-    change, _ = converge(path=root, state="absent", subdirs=["nft"], files=[{"name": "netns.json", "content": ""}], purge=["nft/*.nft"])
+    change = converge(path=root, state="absent", subdirs=["nft"], files=[{"name": "netns.json", "content": ""}], purge=["nft/*.nft"])[0]
     assert change.any and sorted(p.name for p in root.iterdir()) == ["other"], "only what it names or matches"
     assert not converge(path=root, state="absent", subdirs=["nft"], purge=["nft/*.nft"])[0].any
 
