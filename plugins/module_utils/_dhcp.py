@@ -27,9 +27,9 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
+from ansible_collections.netfabric.ovs.plugins.module_utils._files import write_atomically
 from ansible_collections.netfabric.ovs.plugins.module_utils._iproute.read import ip_runner
 from ansible_collections.netfabric.ovs.plugins.module_utils._module import TIMEOUT_ARGS, Change, Unhealthy, run
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError, Runner
@@ -579,24 +579,7 @@ def _plan_absent(want, have):
     return change, steps, []
 
 
-# ---------------------------------------------------------------- write
-def write_atomically(target, text, mode=0o600):
-    """A reader (dnsmasq on SIGHUP, systemd) sees the old file or the new one, never a part."""
-    directory = os.path.dirname(target)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
+# ---------------------------------------------------------------- processes
 def _gone(pid):
     return not cmdline(pid)
 

@@ -20,9 +20,9 @@ import glob
 import hashlib
 import os
 import stat
-import tempfile
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate as v
+from ansible_collections.netfabric.ovs.plugins.module_utils._files import write_atomically
 from ansible_collections.netfabric.ovs.plugins.module_utils._module import Change, run
 from ansible_collections.netfabric.ovs.plugins.module_utils._runner import CommandError
 
@@ -176,21 +176,6 @@ def plan(want, have):
     return Change(before=before, after=after, changed=bool(steps), extra=extra), steps
 
 
-def write_atomically(path, spec):
-    """A reader (a boot unit, the restore hook) sees the old file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(spec["content"])
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, spec["mode"])
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def apply(steps):
     for step in steps:
         kind, path = step[0], step[1]
@@ -200,7 +185,7 @@ def apply(steps):
                 os.mkdir(path, DIR_MODE)
                 os.chmod(path, DIR_MODE)  # whatever the umask
             elif kind == "write":
-                write_atomically(path, step[2])
+                write_atomically(path, step[2]["content"], step[2]["mode"])
             elif kind == "remove":
                 os.unlink(path)
             elif kind == "rmdir" and not os.listdir(path):  # only what is empty now: nothing of anyone else's
