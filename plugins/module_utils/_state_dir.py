@@ -113,6 +113,7 @@ def read(want):
         purge.update(glob.glob(os.path.join(glob.escape(root), pattern)))
     return {
         "dirs": {key: (path, _lstat(path)) for key, path in dirs.items()},
+        "entries": {name: sorted(os.listdir(path)) for name in want["subdirs"] if os.path.isdir(path := os.path.join(root, name))},
         "files": {name: _file(os.path.join(root, name)) for name in want["files"]},
         "purge": {os.path.relpath(path, root): _file(path) for path in sorted(purge)},
         "stat": {path: {"exists": _lstat(path) is not None, "isdir": os.path.isdir(path)} for path in want["stat"]},
@@ -166,11 +167,13 @@ def plan(want, have):
     for name in gone:
         steps.append(("remove", os.path.join(root, name)))
         after[name] = None
-    if want["state"] == "absent":
+    if want["state"] == "absent":  # a subdirectory only when nothing but what goes now is in it
+        going = {os.path.join(root, name) for name in gone}
         for name in reversed(want["subdirs"]):
-            path, st = have["dirs"]["sub:" + name]
-            if st is not None:
+            path = have["dirs"]["sub:" + name][0]
+            if name in have["entries"] and all(os.path.join(path, entry) in going for entry in have["entries"][name]):
                 steps.append(("rmdir", path))
+                going.add(path)
                 before[name + "/"], after[name + "/"] = "directory", None
     extra = {"stat": have["stat"], "listed": have["listed"], "path": root}
     return Change(before=before, after=after, changed=bool(steps), extra=extra), steps
@@ -188,8 +191,8 @@ def apply(steps):
                 write_atomically(path, step[2]["content"], step[2]["mode"])
             elif kind == "remove":
                 os.unlink(path)
-            elif kind == "rmdir" and not os.listdir(path):  # only what is empty now: nothing of anyone else's
-                os.rmdir(path)
+            elif kind == "rmdir":
+                os.rmdir(path)  # planned only when empty by now: fails rather than take what appeared since
         except OSError as exc:
             raise CommandError([kind, path], 1, "", str(exc)) from None
 

@@ -70,6 +70,15 @@ def test_purge_removes_matches_not_listed_and_absent_leaves_the_directory(root):
     assert not converge(path=root, state="absent", subdirs=["nft"], purge=["nft/*.nft"])[0].any
 
 
+def test_absent_keeps_a_subdirectory_holding_what_it_does_not_name_and_says_so_once(root):
+    converge(path=root, subdirs=["nft"], files=[{"name": "nft/a.nft", "content": "a"}])
+    (root / "nft" / "README").write_text("someone else's")
+    change, steps = converge(path=root, state="absent", subdirs=["nft"], purge=["nft/*.nft"])
+    assert [s[0] for s in steps] == ["remove"] and "nft/" not in change.after
+    assert sorted(p.name for p in (root / "nft").iterdir()) == ["README"]
+    assert not converge(path=root, state="absent", subdirs=["nft"], purge=["nft/*.nft"])[0].any, "the second run changes nothing"
+
+
 @pytest.mark.parametrize(("mode", "owner", "why"), [(0o777, 0, "writable by its group or by anyone"), (0o775, 0, "writable"),
                                                     (0o755, 65534, "owned by uid 65534, not root")])
 def test_refuses_a_directory_others_can_write_and_writes_nothing(tmp_path, mode, owner, why):
