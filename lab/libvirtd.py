@@ -40,6 +40,7 @@ import glob
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
 import netns
@@ -116,6 +117,8 @@ class Libvirtd:
                 accounts += f"mount --bind {d / table} /etc/{table}\n"
         (d / "etc" / "libvirtd.conf").write_text(
             f'unix_sock_dir = "{self.sock.parent}"\n'
+            f'host_uuid = "{uuid.uuid5(uuid.NAMESPACE_DNS, self.hv.netns)}"\n'  # one of its own: migration refuses the "same host"
+
             'unix_sock_rw_perms = "0700"\nauth_unix_rw = "none"\nauth_unix_ro = "none"\n'
             'log_outputs = "2:file:/var/log/libvirt/libvirtd.log"\n'
         )
@@ -192,6 +195,11 @@ class Libvirtd:
         path = self.dir / f"{name}.xml"
         path.write_text(xml)
         self.virsh("define", path, uri=uri)
+
+    def migrate(self, domain, other: Libvirtd, address: str):
+        """Live-migrate a running QEMU guest to OTHER's QEMU driver, its memory over TCP to ADDRESS (OTHER's
+        hypervisor address; the destination's QEMU listens in that namespace). virsh drives both daemons."""
+        self.qemu("migrate", "--live", domain, other.qemu_uri, "--migrateuri", f"tcp://{address}")
 
     def port(self, domain, uri=None):
         """The OVS port libvirt made for the domain's interface: its name (from the live XML)."""

@@ -7,6 +7,9 @@ domains are started with `virsh start`, so the port, its tag and its OpenFlow po
 libvirt and the hook, never from the test or Ansible. br-int admits only the planned port numbers
 (fail_mode secure), so a domain whose port kept the number OVS gave it would be dark: the
 unknown-MAC domain shows exactly that.
+
+hv2 runs a libvirtd too: the QEMU guest's inventory entry lets it live-migrate there (migrate_to), a
+second QEMU guest's does not, and both are migrated with `virsh migrate --live` and no Ansible run.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ NET = "netfabric"
 MAC = "52:54:00:0a:00:0a"  # the inventory's libvirt port, red, 10.0.0.10
 STRANGER = "52:54:00:0a:00:0b"  # not in the inventory, asks for red all the same
 ADDRESS = "10.0.0.10/24"
-QEMU_MAC = "52:54:00:0a:00:0c"  # the inventory's second libvirt port, red, 10.0.0.12: a QEMU (TCG) guest
-# What the QEMU guest sends: it has no disk, so its firmware network-boots and asks for DHCP from its MAC.
-DISCOVER = f"ether src {QEMU_MAC} and udp dst port 67"
+QEMU_MAC = "52:54:00:0a:00:0c"  # the inventory's second libvirt port, red, 10.0.0.12: a QEMU (TCG) guest, may migrate to hv2
+PINNED_MAC = "52:54:00:0a:00:0d"  # the third, red, 10.0.0.13: a QEMU guest the inventory keeps on hv1 (no migrate_to)
+
+
+def discover(mac):
+    """What a QEMU guest sends: it has no disk, so its firmware network-boots and asks for DHCP from its MAC."""
+    return f"ether src {mac} and udp dst port 67"
 
 
 @pytest.fixture
@@ -38,21 +45,26 @@ def lab(tmp_path):
     if lacking:
         pytest.fail("libvirt is not installed; install: " + ", ".join(lacking))
     made = Lab(f"{PREFIX}lv", "vxlan", tmp_path / "lab")
-    hv1 = made.hv("hv1")
+    hv1, hv2 = made.hv("hv1"), made.hv("hv2")
     daemon = libvirtd.Libvirtd(hv1, qemu=True).start()
     ports = made.hosts()["hv1"]["netfabric_ports"] + [{"libvirt": True, "mac": MAC, "tenant": "red", "ip": ADDRESS},
-                                                      {"libvirt": True, "mac": QEMU_MAC, "tenant": "red", "ip": "10.0.0.12/24"}]
-    made.edit_host(
-        "hv1",
-        netfabric_ports=ports,
-        netfabric_libvirt={"uri": daemon.uri, "hooks_dir": str(daemon.dir / "etc" / "hooks"), "pidfiles": [str(daemon.pidfile)]},
-        libvirt_ovs_db=f"unix:{hv1.dir}/db.sock",  # libvirt runs hooks without the lab's OVS_RUNDIR
-    )
+                                                      {"libvirt": True, "mac": QEMU_MAC, "tenant": "red", "ip": "10.0.0.12/24", "migrate_to": ["hv2"]},
+                                                      {"libvirt": True, "mac": PINNED_MAC, "tenant": "red", "ip": "10.0.0.13/24"}]
+    made.edit_host("hv1", netfabric_ports=ports, **libvirt_host(daemon))
     made.daemon = daemon
+    made.daemon2 = libvirtd.Libvirtd(hv2, qemu=True).start()  # where the QEMU guest may migrate to
+    made.edit_host("hv2", **libvirt_host(made.daemon2))
     yield made
+    made.daemon2.stop()
     daemon.stop()
     libvirtd.down(made.prefix)
     netns.down(made.prefix)
+
+
+def libvirt_host(daemon):
+    """The host variables that point the fabric at a lab libvirtd."""
+    return {"netfabric_libvirt": {"uri": daemon.uri, "hooks_dir": str(daemon.dir / "etc" / "hooks"), "pidfiles": [str(daemon.pidfile)]},
+            "libvirt_ovs_db": f"unix:{daemon.hv.dir}/db.sock"}  # libvirt runs hooks without the lab's OVS_RUNDIR
 
 
 def vm(lab, name):
@@ -76,12 +88,13 @@ def domain(lab, name, mac, address):
     return full
 
 
-def ofport(lab, dom, uri=None):
-    """(OVS port name, OpenFlow port number, Port external_ids) of the domain's interface on hv1."""
-    hv1 = lab.hv("hv1")
-    name = lab.daemon.port(dom, uri=uri)
-    number = int(hv1.vsctl("get", "Interface", name, "ofport").strip())
-    table = json.loads(hv1.vsctl("--format=json", "--columns=external_ids", "list", "Port", name))
+def ofport(lab, dom, uri=None, daemon=None):
+    """(OVS port name, OpenFlow port number, Port external_ids) of the domain's interface on its daemon's host (hv1's)."""
+    daemon = daemon or lab.daemon
+    hv = daemon.hv
+    name = daemon.port(dom, uri=uri)
+    number = int(hv.vsctl("get", "Interface", name, "ofport").strip())
+    table = json.loads(hv.vsctl("--format=json", "--columns=external_ids", "list", "Port", name))
     return name, number, dict(table["data"][0][0][1])
 
 
@@ -129,9 +142,12 @@ def test_libvirt_domains_land_in_their_tenant_at_every_start(lab):
     assert reaches(lab, red2, target), "the restarted red domain is dark"
     assert not reaches(lab, blue2, target), "blue reached the restarted red domain"
 
+    moved = qemu_guest_migrates_in(lab)  # left running on hv2 for the next run
     recap = lab.playbook("site")
     assert all(host["changed"] == 0 and host["failed"] == 0 for host in recap.values()), recap
     assert ofport(lab, dom)[1] == planned
+    assert ofport(lab, moved, lab.daemon2.qemu_uri, lab.daemon2)[1] == planned_there(lab), "site renumbered the migrated guest's port"
+    lab.daemon2.qemu("destroy", moved)
 
     # The stranger's MAC joins the inventory while it runs: site plugs it as the hook would have, no restart
     # (--check first: it says so and changes nothing).
@@ -156,17 +172,23 @@ def test_libvirt_domains_land_in_their_tenant_at_every_start(lab):
     assert not (hv1.dir / "state" / "libvirt-ports.json").exists()
 
 
-def heard(lab):
-    """What red's and blue's VMs on hv2 captured of the QEMU guest's DHCP DISCOVERs over one window.
+def heard(lab, mac=QEMU_MAC, on="2", listen=None):
+    """What red's and blue's VMs on hv<on> captured of a QEMU guest's DHCP DISCOVERs over one window.
 
-    The window ends when red has heard two, or after 60 s: the firmware sends four within ~7 s of
-    starting, gives up, reboots (rebootTimeout 0) and sends again, about every 22 s under TCG.
-    Blue's capture runs from before red's starts until after it ends.
+    The window ends when red (or `listen`, argv of a capture elsewhere) has heard two, or after 60 s:
+    the firmware sends four within ~7 s of starting, gives up, reboots (rebootTimeout 0) and sends
+    again, about every 22 s under TCG. The other captures run from before it starts until after it
+    ends. Returns (the window's lines, red's lines, blue's lines).
     """
-    red = ["ip", "netns", "exec", fabric.vm_netns(lab.prefix, "tap-red-2"), "tcpdump", "-n", "-l", "-e", "-c", "2", "-i", "eth0"]
-    with netns.tcpdump(fabric.vm_netns(lab.prefix, "tap-blue-2"), DISCOVER, "-e") as blue:
-        seen = subprocess.run(["timeout", "60", *red, *DISCOVER.split()], capture_output=True, text=True, check=False)
-    return [line for line in seen.stdout.splitlines() if line.strip()], blue
+    red = ["ip", "netns", "exec", fabric.vm_netns(lab.prefix, f"tap-red-{on}"), "tcpdump", "-n", "-l", "-e", "-c", "2", "-i", "eth0"]
+    with netns.tcpdump(fabric.vm_netns(lab.prefix, f"tap-blue-{on}"), discover(mac), "-e") as blue:
+        if listen is None:
+            seen = subprocess.run(["timeout", "60", *red, *discover(mac).split()], capture_output=True, text=True, check=False)
+            return [line for line in seen.stdout.splitlines() if line.strip()], None, blue
+        with netns.tcpdump(fabric.vm_netns(lab.prefix, f"tap-red-{on}"), discover(mac), "-e") as red_lines:
+            seen = subprocess.run(["timeout", "60", *listen, "-n", "-l", "-e", "-c", "2", *discover(mac).split()],
+                                  capture_output=True, text=True, check=False)
+    return [line for line in seen.stdout.splitlines() if line.strip()], red_lines, blue
 
 
 def qemu_guest_lands_in_red(lab):
@@ -185,12 +207,51 @@ def qemu_guest_lands_in_red(lab):
         assert number == entry["ofport"], f"{start}: the hook did not give {name} the plan's OpenFlow port ({number} != {entry['ofport']})"
         assert ids.get("netfabric_tenant") == "red", (start, ids)
         assert hv1.vsctl("get", "Port", name, "tag").strip() == tag, f"{start}: {name} is not on red's portgroup tag {tag}"
-        red, blue = heard(lab)
+        red, _red, blue = heard(lab)
         assert len(red) == 2 and all(f"{QEMU_MAC} > ff:ff:ff:ff:ff:ff" in line and ".67:" in line for line in red), \
             f"{start}: red on hv2 did not hear the QEMU guest's DHCP DISCOVERs: {red}"
         assert blue == [], f"{start}: blue on hv2 heard the red QEMU guest: {blue}"
         daemon.qemu("destroy", dom)
         assert name not in hv1.vsctl("list-ports", "br-int").split(), f"{start}: libvirt left the stopped guest's port"
+
+
+def planned_there(lab):
+    """The OpenFlow port number hv2's plan keeps for the QEMU guest that may migrate there."""
+    return json.loads((lab.hv("hv2").dir / "state" / "libvirt-ports.json").read_text())["ports"][QEMU_MAC]["ofport"]
+
+
+def qemu_guest_migrates_in(lab):
+    """Two QEMU guests live-migrate from hv1 to hv2 (`virsh migrate --live`), with no Ansible run after.
+
+    libvirt runs hv2's hook at `started` on the incoming side: the guest whose inventory entry says
+    migrate_to hv2 gets hv2's planned number and is heard in red on hv3 (through the tunnels, from
+    its new host), never in blue; the guest the inventory keeps on hv1 arrives dark: it sends on its
+    hv2 port all the same, but nothing of it reaches red. Returns the first, left running on hv2.
+    """
+    d1, d2, hv2 = lab.daemon, lab.daemon2, lab.hv("hv2")
+    there = json.loads((hv2.dir / "state" / "libvirt-ports.json").read_text())["ports"]
+    assert sorted(there) == [QEMU_MAC], f"hv2's port map should hold only the guest that may migrate there: {sorted(there)}"
+    tag = ET.fromstring(d2.virsh("net-dumpxml", NET)).find("portgroup[@name='red']/vlan/tag").get("id")
+    address = lab.hosts()["hv2"]["netfabric_underlay_ip"].split("/")[0]
+    mover, pinned = f"{lab.hv('hv1').netns}-qemu", f"{lab.hv('hv1').netns}-pinned"  # the first is defined by qemu_guest_lands_in_red
+    d1.define_qemu(pinned, PINNED_MAC, NET, "red")
+    for dom in (mover, pinned):
+        d1.qemu("start", dom)
+        d1.migrate(dom, d2, address)
+        assert dom in d2.qemu("list", "--name").split() and dom not in d1.qemu("list", "--name").split(), f"{dom} did not migrate"
+    name, number, ids = ofport(lab, mover, d2.qemu_uri, d2)
+    assert number == planned_there(lab), f"hv2's hook did not give the migrated {name} hv2's planned OpenFlow port ({number})"
+    assert ids.get("netfabric_tenant") == "red" and hv2.vsctl("get", "Port", name, "tag").strip() == tag, (ids, tag)
+    red, _red, blue = heard(lab, QEMU_MAC, on="3")
+    assert len(red) == 2, f"red on hv3 did not hear the guest that migrated to hv2: {red}"
+    assert blue == [], f"blue on hv3 heard the migrated red guest: {blue}"
+    name, number, ids = ofport(lab, pinned, d2.qemu_uri, d2)
+    assert number < 10001 and "netfabric_tenant" not in ids, (name, number, ids)
+    sent, red, blue = heard(lab, PINNED_MAC, on="3", listen=["ip", "netns", "exec", hv2.netns, "tcpdump", "-i", name])
+    assert len(sent) == 2, f"the guest kept on hv1 sent nothing on its hv2 port {name}: {sent}"
+    assert red == [] and blue == [], f"a guest the inventory does not let onto hv2 was heard there: red {red}, blue {blue}"
+    d2.qemu("destroy", pinned)
+    return mover
 
 
 def test_a_hook_the_fabric_did_not_write_is_refused(lab):

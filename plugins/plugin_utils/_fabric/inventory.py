@@ -78,6 +78,8 @@ class Port:
     libvirt: bool = False  # libvirt plugs it (known by mac; name is lv-<mac>, libvirt.py)
     dev: str | None = None  # a libvirt port's <target dev>, when the inventory names it
     vhostuser: bool = False  # a DPDK host's vhost-user socket of the VM, not a tap (dpdk.py)
+    migrate_to: tuple[str, ...] = ()  # hosts a libvirt port's domain may live-migrate to (libvirt.py)
+    home: str | None = None  # on such a host, the copy of the port: the host whose inventory names it
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def validate(hosts: dict[str, dict], fabric_vars: dict, network_nodes: tuple[str
     for node, ports in added.items():
         extra = tuple(Port(name, tenant, network_node.node_mac(name), ip, secure, kind="dhcp" if secure else "router") for tenant, name, ip, secure in ports)
         parsed[node] = replace(parsed[node], ports=tuple(sorted(parsed[node].ports + extra, key=lambda p: p.name)))
+    parsed = libvirt.migrations(parsed, tenants, settings["netfabric_mode"], problems)
     _cross_checks(parsed, tenants, settings, problems)
     linuxbridge.checks(parsed, tenants, tuple(network_nodes), problems)
     libvirt.checks(parsed, problems)
@@ -413,7 +416,10 @@ def _ports(where: str, raw_list: list, links: list[str], uplink: str | None, dat
                 ip = None
         if raw["vhostuser"] and raw["libvirt"]:
             problems.append(f"{here}: vhostuser: true and libvirt: true (libvirt plugs its ports itself; a vhost-user port is the fabric's)")
-        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev, vhostuser=raw["vhostuser"]))
+        if raw["migrate_to"] and not raw["libvirt"]:
+            problems.append(f"{here}: migrate_to is for libvirt: true ports (libvirt moves a domain; the fabric's own ports stay where they are)")
+        ports.append(Port(name, raw["tenant"], mac, ip, raw["port_security"], raw["take_over"], libvirt=raw["libvirt"], dev=dev,
+                          vhostuser=raw["vhostuser"], migrate_to=tuple(raw["migrate_to"])))
     return tuple(sorted(ports, key=lambda p: p.name))
 
 
@@ -443,6 +449,8 @@ def _cross_checks(hosts: dict[str, Host], tenants: dict[str, Tenant], settings: 
                 problems.append(f"{here}: unknown tenant {port.tenant!r}")
                 continue
             present.add(port.tenant)
+            if port.home is not None:  # a migration target's copy: the port's own entry is checked on its home
+                continue
             if port.mac is not None:
                 if port.mac in macs:
                     problems.append(f"{here}: mac {port.mac} is already used by {macs[port.mac]}")

@@ -23,7 +23,7 @@ own `<mtu>`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.netfabric.ovs.plugins.module_utils import _validate
@@ -97,6 +97,41 @@ def port(raw: dict, here: str, problems: list[str]) -> tuple[str | None, str | N
         problems.append(f"{here}: name (the domain's <target dev>) {dev!r} is not a valid interface name ({_validate.IFNAME_RULE}): {problem}")
         return None, None
     return port_name(mac), dev
+
+
+def migrations(hosts: dict[str, Any], tenants: dict[str, Any], mode: str, problems: list[str]) -> dict[str, Any]:
+    """The hosts with a copy of each libvirt port on every host its `migrate_to` names (`home` set).
+
+    libvirt runs the destination's hook at `started` when a domain migrates in; the hook plugs only
+    a MAC its host's port map names, and br-int there admits only planned port numbers, so a host a
+    domain may arrive on needs the port in its plan: a number, admission flows, the tenant (its
+    tunnels and portgroup) and the map entry. The copy is not a second VM: MAC and address checks,
+    DHCP leases and l2pop entries take the port on its home only. In l2pop mode the other hosts'
+    forwarding entries for the MAC name the home, so a migrated domain would be unreachable there:
+    refused for tunnelled tenants (a provider VLAN's switch learns where the MAC went).
+    """
+    copies: dict[str, list] = {name: [] for name in hosts}
+    for host in hosts.values():
+        for port in host.ports:
+            here = f"host {host.name} port {port.mac or port.name}: migrate_to"
+            tenant = tenants.get(port.tenant)
+            if not port.migrate_to or tenant is None:  # an unknown tenant is reported on the port itself
+                continue
+            if mode == "l2pop" and tenant.provider_vlan is None:
+                problems.append(f"{here} needs netfabric_mode learning (l2pop's forwarding entries on other hosts name "
+                                f"the port's home {host.name}; tenant {tenant.name} has no provider_vlan)")
+                continue
+            for target in dict.fromkeys(port.migrate_to):
+                if target == host.name:
+                    problems.append(f"{here} names the port's own host {target}")
+                elif target not in hosts:
+                    problems.append(f"{here} names {target!r}, which is no hypervisor of the inventory (allowed: {', '.join(sorted(hosts))})")
+                elif hosts[target].libvirt is None:
+                    problems.append(f"{here} names host {target}, which has no (valid) netfabric_libvirt to plug the domain there")
+                else:
+                    copies[target].append(replace(port, migrate_to=(), home=host.name))
+    return {name: replace(host, ports=tuple(sorted(host.ports + tuple(copies[name]), key=lambda p: p.name))) if copies[name] else host
+            for name, host in hosts.items()}
 
 
 def checks(hosts: dict[str, Any], problems: list[str]) -> None:

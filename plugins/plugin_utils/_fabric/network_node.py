@@ -394,7 +394,7 @@ def node_plan(fabric, name: str) -> dict[str, Any]:
                     "subnet": subnet.cidr,
                     "hosts": sorted(
                         ({"mac": p.mac, "ip": p.ip} for h in fabric.hosts.values() for p in h.ports
-                         if p.tenant == tenant.name and p.kind == "vm" and p.mac and p.ip and ipaddress.ip_address(p.ip) in network),
+                         if p.tenant == tenant.name and p.kind == "vm" and p.home is None and p.mac and p.ip and ipaddress.ip_address(p.ip) in network),
                         key=lambda e: e["mac"],
                     ),
                     "range": dict(zip(("start", "end"), subnet.dhcp_range)) if subnet.dhcp_range else None,

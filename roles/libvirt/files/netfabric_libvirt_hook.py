@@ -66,7 +66,8 @@ def plan(domain, xml_text, port_map):
         where = f"domain {domain} interface {mac} ({dev or 'no target dev'}, portgroup {portgroup})"
         entry = port_map["ports"].get(mac)
         if entry is None:
-            log.append(f"{where}: MAC not in the fabric's inventory; left dark")
+            log.append(f"{where}: MAC not in this host's port map (the inventory names it on no host, "
+                       "or on another without migrate_to this one); left dark")
         elif portgroup != entry["tenant"]:
             log.append(f"{where}: the inventory puts this MAC in tenant {entry['tenant']}; left dark")
         elif dev is None or (entry.get("dev") and dev != entry["dev"]):

@@ -42,6 +42,7 @@ def test_the_libvirt_vms_are_known_by_mac_in_their_tenants_portgroup_at_the_tena
         assert {entry["mtu"] for entry in libvirt["map"]["ports"].values()} == {1500}
         # libvirt adds those ports itself: the tenants role never creates them
         assert not any(port["name"].startswith("lv-") for port in plans[host]["ports"]["tenants"]["ports"])
+    assert plans["hv3"]["libvirt"]["map"]["ports"]["52:54:00:03:00:01"]["tenant"] == "storage", "hv3 cannot take hv1's migrating VM"
 
 
 def test_the_kernel_datapath_host_carries_the_provider_vlan_on_its_own_nic():

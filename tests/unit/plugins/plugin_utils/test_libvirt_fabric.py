@@ -76,6 +76,72 @@ def test_a_running_domain_keeps_its_number_across_runs():
     assert again["libvirt"]["map"]["ports"][MAC]["ofport"] == taken
 
 
+def migrating(mode=None, target_libvirt=True, **port):
+    """The example with hv1's libvirt port allowed to migrate to hv2 (and hv2 a libvirt host unless told otherwise)."""
+    hosts, fabric = inventory(migrate_to=["hv2"], **port)
+    if target_libvirt:
+        hosts["hv2"]["netfabric_libvirt"] = {}
+    if mode:
+        fabric["netfabric_mode"] = mode
+    return hosts, fabric
+
+
+def test_a_migration_target_admits_the_port_and_its_hook_plugs_it():
+    """hv2 holds the port in its map, its flows and its number allocation; hv3, not named, holds nothing."""
+    hosts, fabric = migrating()
+    fabric["netfabric_tenants"].append({"name": "green", "tunnel_id": 1003, "subnets": ["10.3.0.0/24"]})
+    hosts["hv1"]["netfabric_ports"][-1]["tenant"] = "green"  # a tenant hv2 carries for this port alone
+    hosts["hv1"]["netfabric_ports"][-1]["ip"] = "10.3.0.10/24"
+    built = plan.build(hosts, fabric)
+    home, there, elsewhere = (plan.host_plan(built, h) for h in ("hv1", "hv2", "hv3"))
+    entry = there["libvirt"]["map"]["ports"][MAC]
+    assert entry["tenant"] == "green" and entry["port"] == "lv-525400aa0001" and entry["ofport"] >= 10001
+    vlans = {t["name"]: t for t in there["tenants"]}
+    assert entry["local_vlan"] == vlans["green"]["local_vlan"] and "hv1" in vlans["green"]["peers"]
+    assert "green" in [g["name"] for g in there["libvirt"]["network"]["portgroups"]]
+    assert any(f"in_port={entry['ofport']}," in f and "dl_src=52:54:00:aa:00:01" in f for f in there["flows"]["br-int"])
+    assert "lv-525400aa0001" not in [p["name"] for p in there["ports"]["tenants"]["ports"]]
+    assert "hv2" in {t["name"]: t for t in home["tenants"]}["green"]["peers"], "hv1 has no tunnel to the host the domain may move to"
+    assert "green" not in [t["name"] for t in elsewhere["tenants"]] and "libvirt" not in elsewhere
+
+
+def test_a_migration_target_is_not_a_second_vm():
+    """The MAC and address are the home's: no duplicate complaint, and one DHCP lease on the network node."""
+    hosts, fabric = migrating()
+    hosts["hv3"]["netfabric_external"] = {"nic": "external", "subnet": "203.0.113.0/24", "gateway": "203.0.113.1", "pool": ["203.0.113.10"]}
+    next(t for t in fabric["netfabric_tenants"] if t["name"] == "red")["subnets"] = [{"cidr": "10.0.0.0/24", "dhcp": True, "dhcp_ip": "10.0.0.250"}]
+    built = plan.build(hosts, fabric, network_nodes=("hv3",))
+    leases = [h for d in plan.host_plan(built, "hv3")["network_node"]["dhcp"] for h in d["hosts"] if h["mac"] == MAC]
+    assert leases == [{"mac": MAC, "ip": "10.0.0.10"}]
+
+
+@pytest.mark.parametrize(("mode", "change", "problem"), [
+    ("l2pop", None, "host hv1 port 52:54:00:aa:00:01: migrate_to needs netfabric_mode learning"),
+    (None, lambda h: h["hv2"].pop("netfabric_libvirt"),
+     "host hv1 port 52:54:00:aa:00:01: migrate_to names host hv2, which has no (valid) netfabric_libvirt"),
+    (None, lambda h: h["hv1"]["netfabric_ports"][-1].update(migrate_to=["hv9"]),
+     "host hv1 port 52:54:00:aa:00:01: migrate_to names 'hv9', which is no hypervisor of the inventory (allowed: hv1, hv2, hv3)"),
+    (None, lambda h: h["hv1"]["netfabric_ports"][-1].update(migrate_to=["hv1"]),
+     "host hv1 port 52:54:00:aa:00:01: migrate_to names the port's own host hv1"),
+    (None, lambda h: h["hv1"]["netfabric_ports"][0].update(migrate_to=["hv2"]), "host hv1 port tap-red-1: migrate_to is for libvirt: true ports"),
+])
+def test_migration_rules(mode, change, problem):
+    hosts, fabric = migrating(mode)
+    if change:
+        change(hosts)
+    with pytest.raises(FabricError) as info:
+        plan.build(hosts, fabric)
+    assert any(p.startswith(problem) for p in info.value.problems), info.value.problems
+
+
+def test_l2pop_admits_migration_on_a_provider_vlan_tenant():
+    hosts, fabric = migrating("l2pop")
+    hosts = {h: dict(v, netfabric_datapath_type="netdev") for h, v in hosts.items()}
+    next(t for t in fabric["netfabric_tenants"] if t["name"] == "red")["provider_vlan"] = 300
+    built = plan.build(hosts, fabric)
+    assert MAC in plan.host_plan(built, "hv2")["libvirt"]["map"]["ports"]
+
+
 def test_long_tenant_names_get_no_profileid():
     hosts, fabric = inventory()
     name = "t" * 40
@@ -114,7 +180,7 @@ def test_hook_plugs_the_known_mac_with_the_plans_number_and_tenant():
 
 
 @pytest.mark.parametrize(("entry", "why"), [
-    (None, "MAC not in the fabric's inventory"),
+    (None, "MAC not in this host's port map"),
     ({"port": "lv-525400aa0001", "dev": None, "ofport": 10003, "tenant": "blue"}, "the inventory puts this MAC in tenant blue"),
     ({"port": "lv-525400aa0001", "dev": "vm1-eth0", "ofport": 10003, "tenant": "red"}, "the inventory names target dev vm1-eth0"),
 ])

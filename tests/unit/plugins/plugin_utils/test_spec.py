@@ -61,7 +61,7 @@ def test_host_variables_that_are_not_ours_are_ignored_but_typos_inside_ours_are_
     with pytest.raises(FabricError) as info:
         validate(hosts, copy.deepcopy(EXAMPLE["fabric"]))
     assert info.value.problems == [
-        "host hv1 port tap-red-1: unknown key 'tennant' (allowed: name, tenant, mac, ip, port_security, take_over, libvirt, vhostuser)"
+        "host hv1 port tap-red-1: unknown key 'tennant' (allowed: name, tenant, mac, ip, port_security, take_over, libvirt, migrate_to, vhostuser)"
     ]
 
 
