@@ -13,7 +13,9 @@ tests and by hand:
 - Its state is its own: a private mount namespace binds the lab's directories over /etc/libvirt,
   /run/libvirt, /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, and its socket sits in the
   lab directory (unix_sock_dir), reached as lxc+unix:///system?socket=PATH (qemu+unix:// for the QEMU
-  driver). Several run side by side.
+  driver). Several run side by side, each with a host_uuid of its own (from its namespace's name), so
+  that a QEMU guest live-migrates from one to another (migrate): libvirt refuses a migration between
+  two daemons that report the same host UUID, and on one machine both would read the same SMBIOS.
 - Only the LXC and network drivers are loaded (LIBVIRT_DRIVER_DIR names a directory holding just them),
   and the QEMU driver when asked (qemu=True). That driver looks up its built-in user libvirt-qemu
   before it reads qemu.conf and refuses to start without it: the daemon's mount namespace gets a copy
