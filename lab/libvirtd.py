@@ -187,6 +187,7 @@ class Libvirtd:
         """
         xml = (f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
                "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/><bios rebootTimeout='0'/></os>"
+               "<features><acpi/></features>"  # without ACPI, QEMU refuses PCI hot-plug ("Bus 'pci.0' does not support hotplugging")
                "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>"
                f"<interface type='network'><mac address='{mac}'/><source network='{network}' portgroup='{portgroup}'/>"
                "<model type='virtio'/></interface><serial type='pty'/><memballoon model='none'/></devices></domain>")
@@ -202,6 +203,13 @@ class Libvirtd:
         """Live-migrate a running QEMU guest to OTHER's QEMU driver, its memory over TCP to ADDRESS (OTHER's
         hypervisor address; the destination's QEMU listens in that namespace). virsh drives both daemons."""
         self.qemu("migrate", "--live", domain, other.qemu_uri, "--migrateuri", f"tcp://{address}")
+
+    def hot_plug(self, domain, mac, network, portgroup):
+        """Add a virtio NIC in NETWORK's PORTGROUP to a running QEMU guest (`attach-device --live`: attach-interface has no portgroup)."""
+        path = self.dir / f"{domain}-{mac.replace(':', '')}.xml"
+        path.write_text(f"<interface type='network'><mac address='{mac}'/><source network='{network}' portgroup='{portgroup}'/>"
+                        "<model type='virtio'/></interface>")
+        self.qemu("attach-device", domain, path, "--live")
 
     def port(self, domain, uri=None):
         """The OVS port libvirt made for the domain's interface: its name (from the live XML)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -32,6 +33,7 @@ STRANGER = "52:54:00:0a:00:0b"  # not in the inventory, asks for red all the sam
 ADDRESS = "10.0.0.10/24"
 QEMU_MAC = "52:54:00:0a:00:0c"  # the inventory's second libvirt port, red, 10.0.0.12: a QEMU (TCG) guest, may migrate to hv2
 PINNED_MAC = "52:54:00:0a:00:0d"  # the third, red, 10.0.0.13: a QEMU guest the inventory keeps on hv1 (no migrate_to)
+HOTPLUG_MAC = "52:54:00:0a:00:0e"  # hv2's libvirt port, red, 10.0.0.14: a NIC hot-plugged into the migrated guest
 
 
 def discover(mac):
@@ -53,7 +55,8 @@ def lab(tmp_path):
     made.edit_host("hv1", netfabric_ports=ports, **libvirt_host(daemon))
     made.daemon = daemon
     made.daemon2 = libvirtd.Libvirtd(hv2, qemu=True).start()  # where the QEMU guest may migrate to
-    made.edit_host("hv2", **libvirt_host(made.daemon2))
+    hot = {"libvirt": True, "mac": HOTPLUG_MAC, "tenant": "red", "ip": "10.0.0.14/24"}
+    made.edit_host("hv2", netfabric_ports=made.hosts()["hv2"]["netfabric_ports"] + [hot], **libvirt_host(made.daemon2))
     yield made
     made.daemon2.stop()
     daemon.stop()
@@ -143,6 +146,7 @@ def test_libvirt_domains_land_in_their_tenant_at_every_start(lab):
     assert not reaches(lab, blue2, target), "blue reached the restarted red domain"
 
     moved = qemu_guest_migrates_in(lab)  # left running on hv2 for the next run
+    hot_plug_is_followed(lab, moved)
     recap = lab.playbook("site")
     assert all(host["changed"] == 0 and host["failed"] == 0 for host in recap.values()), recap
     assert ofport(lab, dom)[1] == planned
@@ -230,7 +234,7 @@ def qemu_guest_migrates_in(lab):
     """
     d1, d2, hv2 = lab.daemon, lab.daemon2, lab.hv("hv2")
     there = json.loads((hv2.dir / "state" / "libvirt-ports.json").read_text())["ports"]
-    assert sorted(there) == [QEMU_MAC], f"hv2's port map should hold only the guest that may migrate there: {sorted(there)}"
+    assert sorted(there) == [QEMU_MAC, HOTPLUG_MAC], f"hv2's port map: its own port and the guest that may migrate there only: {sorted(there)}"
     tag = ET.fromstring(d2.virsh("net-dumpxml", NET)).find("portgroup[@name='red']/vlan/tag").get("id")
     address = lab.hosts()["hv2"]["netfabric_underlay_ip"].split("/")[0]
     mover, pinned = f"{lab.hv('hv1').netns}-qemu", f"{lab.hv('hv1').netns}-pinned"  # the first is defined by qemu_guest_lands_in_red
@@ -252,6 +256,49 @@ def qemu_guest_migrates_in(lab):
     assert red == [] and blue == [], f"a guest the inventory does not let onto hv2 was heard there: red {red}, blue {blue}"
     d2.qemu("destroy", pinned)
     return mover
+
+
+def hot_plug_is_followed(lab, dom):
+    """A NIC hot-plugged into a running guest runs no hook; the hook's --follow (what the role's systemd
+    unit runs; the lab has no systemd) sees libvirt's device-added event and plugs it with hv2's plan."""
+    d2, hv2 = lab.daemon2, lab.hv("hv2")
+    map_file = hv2.dir / "state" / "libvirt-ports.json"
+    planned = json.loads(map_file.read_text())["ports"][HOTPLUG_MAC]["ofport"]
+    argv = ["python3", str(d2.dir / "etc" / "hooks" / "qemu"), "--follow", str(map_file), d2.qemu_uri]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as follower:
+        try:
+            time.sleep(2)  # virsh event says nothing when it listens; an attach before that waits for the next listen (60 s)
+            started = time.monotonic()
+            d2.hot_plug(dom, HOTPLUG_MAC, NET, "red")
+            name = next(dev for dev in (iface.find("target").get("dev") for iface in ET.fromstring(d2.qemu("dumpxml", dom)).findall("devices/interface")
+                                        if iface.find("mac").get("address") == HOTPLUG_MAC))
+            while int(hv2.vsctl("get", "Interface", name, "ofport").strip()) != planned and time.monotonic() - started < 75:
+                time.sleep(0.5)
+            took = time.monotonic() - started
+        finally:
+            follower.terminate()
+        out, err = follower.communicate()
+    number = int(hv2.vsctl("get", "Interface", name, "ofport").strip())
+    assert number == planned, f"the hot-plugged {name} kept OpenFlow port {number}, not hv2's planned {planned}; follower said {out!r} {err!r}"
+    print(f"hot-plugged {name} plugged {took:.1f} s after attach-device")
+    # The guest's firmware never sends from a NIC added after it booted: frames to it show where it is.
+    red, blue = (delivered(lab, hv2, name, vm_name, HOTPLUG_MAC, "10.0.0.14") for vm_name in ("tap-red-3", "tap-blue-3"))
+    assert red, "red on hv3 could not reach the hot-plugged NIC on hv2"
+    assert blue == [], f"blue on hv3 reached the hot-plugged red NIC: {blue}"
+
+
+def delivered(lab, hv, dev, source, mac, address):
+    """What reached port DEV on HV of the pings VM SOURCE sent to ADDRESS at MAC (a static neighbour entry,
+    so the frames go whether or not anyone answers ARP)."""
+    ns = fabric.vm_netns(lab.prefix, source)
+    netns.sh("ip", "-n", ns, "neigh", "replace", address, "lladdr", mac, "dev", "eth0", "nud", "permanent")
+    try:
+        with netns.tcpdump(hv.netns, f"ether dst {mac} and icmp", "-e", iface=dev) as seen:
+            netns.sh("ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", address, check=False)
+            time.sleep(0.5)
+    finally:
+        netns.sh("ip", "-n", ns, "neigh", "del", address, "dev", "eth0", check=False)
+    return seen
 
 
 def test_a_hook_the_fabric_did_not_write_is_refused(lab):

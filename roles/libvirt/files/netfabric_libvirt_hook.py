@@ -19,6 +19,11 @@ which libvirt writes to its log. The hook always exits 0: a domain is never refu
                                                 domain whose ports differ (run by the role, never by
                                                 libvirt: a hook calling virsh would wait on libvirtd);
                                                 prints each port it set (would set, with --check)
+    HOOK --follow MAP URI                       hot-plug: runs no hook, so this follows libvirt's
+                                                device-added events and does --plug-running at each, and
+                                                once a minute (run by the unit the role installs where
+                                                systemd runs; outside libvirtd, it cannot hold it up);
+                                                exits 1 when libvirtd goes away, for systemd to restart it
 
 Python standard library only: it runs on the hypervisor, in libvirtd's environment.
 """
@@ -36,6 +41,10 @@ MARK = "netfabric.ovs libvirt hook"
 MAP_FILE = "/etc/netfabric/libvirt-ports.json"  # the role writes the plan's path here on install
 PLUG_OPS = ("started", "reconnect")
 VSCTL_TIMEOUT = 5  # seconds ovs-vsctl may wait for the database and the switch
+FOLLOW_EVENT = "device-added"  # what libvirt's QEMU driver reports after a hot-plug (the LXC driver reports none)
+# virsh event listens this long before --follow plugs again and listens anew: an interface added
+# while virsh was not yet listening (it prints nothing when it is) waits at most this long.
+FOLLOW_SECONDS = 60
 # Daemons that run libvirt's hooks: the monolithic one and the modular QEMU and LXC drivers.
 DAEMONS = ("libvirtd", "virtqemud", "virtlxcd")
 
@@ -118,6 +127,29 @@ def plug_running(map_file, uri, check):
     return changed
 
 
+def follow(map_file, uri, out=sys.stdout, err=sys.stderr):
+    """--follow: plug running domains' ports at every device-added event and every FOLLOW_SECONDS,
+    until `virsh event` fails (libvirtd stopped); returns virsh's exit status (or 1)."""
+    argv = ["virsh", "-q", "-c", uri, "event", "--loop", "--event", FOLLOW_EVENT, "--timeout", str(FOLLOW_SECONDS)]
+    while True:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as events:
+            _plug_logged(map_file, uri, out, err)  # whatever was added before virsh listened
+            for line in events.stdout:
+                if FOLLOW_EVENT in line:
+                    _plug_logged(map_file, uri, out, err)
+        if events.returncode != 0:
+            print(f"netfabric: virsh event on {uri} ended with status {events.returncode}", file=err, flush=True)
+            return events.returncode if events.returncode > 0 else 1
+
+
+def _plug_logged(map_file, uri, out, err):
+    try:
+        for line in plug_running(map_file, uri, False):
+            print(line, file=out, flush=True)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        print(f"netfabric: plugging running domains failed: {exc} {getattr(exc, 'stderr', '') or ''}", file=err, flush=True)
+
+
 def reload(pidfiles):
     """SIGHUP each running libvirt daemon named by a pidfile; missing files and other processes are skipped."""
     done = []
@@ -149,6 +181,8 @@ def main(argv, stdin):
         for line in lines:
             print(line)
         return 0
+    if argv[1:2] == ["--follow"]:
+        return follow(argv[2], argv[3])
     if len(argv) < 3 or argv[2] not in PLUG_OPS:
         return 0
     domain = argv[1]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import json
 import os
+import subprocess
 from pathlib import Path
 
+import jinja2
 import pytest
 
 from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
@@ -198,6 +201,42 @@ def test_hook_ignores_other_networks_and_operations(tmp_path, capsys):
     assert module.main(["lxc", "vm1", "stopped", "end", "-"], None) == 0  # never reads stdin or the map
     assert module.main(["lxc", "vm1", "started", "begin", "-"], None) == 0
     assert "missing.json unreadable" in capsys.readouterr().err
+
+
+# What `virsh event --loop --event device-added` printed after `virsh attach-interface --live` on a QEMU guest (libvirt 9.0).
+DEVICE_ADDED = "event 'device-added' for domain 'hp-g': net1"
+
+
+def test_follow_plugs_at_each_start_and_device_added_event_until_virsh_fails(tmp_path, monkeypatch):
+    """Each listen plugs first (what was added before virsh listened), then at each device-added line;
+    a listen that ends cleanly (its timeout) starts again; one that fails ends --follow with its status."""
+    module = hook()
+    runs = tmp_path / "runs"
+    virsh = tmp_path / "virsh"
+    virsh.write_text("#!/bin/sh\n"
+                     f"echo x >> {runs}\n"
+                     f"if [ $(wc -l < {runs}) -eq 1 ]; then echo \"{DEVICE_ADDED}\"; echo \"event 'lifecycle' for domain 'hp-g': Started\"; exit 0; fi\n"
+                     "echo 'error: Disconnected from qemu:///system due to end of file' >&2; exit 3\n")
+    virsh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    calls = []
+    monkeypatch.setattr(module, "plug_running", lambda *args: calls.append(args) or [f"domain hp-g port vnet{len(calls)}: set"])
+    out, err = io.StringIO(), io.StringIO()
+    assert module.follow("/map.json", "qemu:///system", out, err) == 3
+    assert calls == [("/map.json", "qemu:///system", False)] * 3  # first listen: start + one event; second: start
+    assert out.getvalue().splitlines() == ["domain hp-g port vnet1: set", "domain hp-g port vnet2: set", "domain hp-g port vnet3: set"]
+    assert "virsh event on qemu:///system ended with status 3" in err.getvalue()
+
+
+def test_the_hot_plug_unit_runs_the_installed_hook_and_passes_systemd_analyze_verify(tmp_path):
+    template = jinja2.Template((HOOK_FILE.parents[1] / "templates" / "netfabric-libvirt-plug.service.j2").read_text())
+    text = template.render(ansible_managed="managed", libvirt_hooks_dir="/etc/libvirt/hooks", libvirt_hook_drivers=["qemu", "lxc"],
+                           libvirt_map_file="/var/lib/netfabric/libvirt-ports.json", libvirt_network={"uri": "qemu:///system"})
+    assert "ExecStart=/usr/bin/python3 /etc/libvirt/hooks/qemu --follow /var/lib/netfabric/libvirt-ports.json qemu:///system" in text
+    unit = tmp_path / "netfabric-libvirt-plug.service"
+    unit.write_text(text)
+    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
 
 def test_hook_reload_signals_only_libvirt_daemons(tmp_path):
