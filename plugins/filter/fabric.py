@@ -70,7 +70,8 @@ def _read(entry: Mapping, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 # Registered by the netfabric role on each host: its ovs_info read of br-int, which keeps local
-# VLANs and port numbers where the host has them (topology.Seen). Absent: a host seen for the first time.
+# VLANs and port numbers where the host has them (topology.Seen), and of the bridges it may retire.
+# Absent: a host seen for the first time.
 SEEN_VAR = "__netfabric_seen"
 
 
@@ -78,19 +79,21 @@ def _seen(hostvars: Mapping, names: list[str]) -> dict[str, Any]:
     return {name: _plain(hostvars[name][SEEN_VAR]) for name in names if SEEN_VAR in hostvars[name]}
 
 
-def _with_macs(plans: dict[str, dict], seen: dict[str, Any]) -> dict[str, dict]:
+def _with_reads(plans: dict[str, dict], seen: dict[str, Any]) -> dict[str, dict]:
     """Each plan of a host with a read gets br-phy's guard of its uplink's MAC (a bond's first
-    member's): done here, once per play, and not by a filter in every task that reads netfabric_plan
-    (each forked worker would load the filter plugins again, the larger part of a run's CPU time)."""
+    member's) and learns which retired bridges are still there: done here, once per play, and not by
+    a filter in every task that reads netfabric_plan (each forked worker would load the filter
+    plugins again, the larger part of a run's CPU time)."""
     result = dict(plans)
     for name, info in seen.items():
         if name not in plans:
             continue
+        info = info if isinstance(info, Mapping) else {}
         link = plans[name].get("underlay") or {}
         nic = (link.get("members") or [link.get("uplink")])[0]
-        mac = ((info.get("links") or {}).get(nic) or {}).get("address") if isinstance(info, Mapping) else None
+        mac = ((info.get("links") or {}).get(nic) or {}).get("address")
         try:
-            result[name] = underlay.with_underlay_mac(plans[name], mac)
+            result[name] = plan.with_bridges_read(underlay.with_underlay_mac(plans[name], mac), info.get("bridges"))
         except ValueError as exc:
             raise AnsibleFilterError(f"netfabric: {exc}") from None
     return result
@@ -129,7 +132,7 @@ def fabric_plan(hostvars: Mapping, hosts: list[str], network_nodes: list[str] | 
     fabric_vars = _read(_entry(hostvars, names[0]), FABRIC_VARS) if names else {}
     fabric_vars.update({_OPTION_VARS[k]: _plain(v) for k, v in options.items() if v is not None})
     seen = _seen(hostvars, names)
-    return _with_macs(plan.fabric_plan(_topology(host_vars, fabric_vars, seen, _host_list(network_nodes or []))), seen)
+    return _with_reads(plan.fabric_plan(_topology(host_vars, fabric_vars, seen, _host_list(network_nodes or []))), seen)
 
 
 def host_plan(hostvars: Mapping, host: str, hosts: list[str], network_nodes: list[str] | None = None) -> dict[str, Any]:
@@ -140,7 +143,7 @@ def host_plan(hostvars: Mapping, host: str, hosts: list[str], network_nodes: lis
     host_vars = {name: _read(_entry(hostvars, name), HOST_VARS) for name in names}
     fabric_vars = _read(_entry(hostvars, host), FABRIC_VARS)
     seen = _seen(hostvars, names)
-    return _with_macs({host: plan.host_plan(_topology(host_vars, fabric_vars, seen, _host_list(network_nodes or [])), host)}, seen)[host]
+    return _with_reads({host: plan.host_plan(_topology(host_vars, fabric_vars, seen, _host_list(network_nodes or [])), host)}, seen)[host]
 
 
 class FilterModule:

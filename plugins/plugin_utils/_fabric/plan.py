@@ -14,13 +14,15 @@ flows               bridge -> ovs_flows `flows` (always br-tun, br-int, br-phy, 
                     is its `cookie`. br-int, br-tun and br-provider are `fail_mode: secure`:
                     without these flows they forward nothing.
 retired_bridges     {name, owner} of the bridges the fabric makes on some hosts only (br-provider) that this
-                    host no longer has: their owned ports and flows are removed, then the bridge if empty
+                    host no longer has: their owned ports and flows are removed, then the bridge if empty;
+                    `exists: false` where the host's read found no such bridge (with_bridges_read)
 tenants, tunnels    what the host carries and reaches, for reports and tests
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ansible_collections.netfabric.ovs.plugins.module_utils._constants import (
@@ -72,6 +74,16 @@ def build(hosts: dict[str, dict], fabric_vars: dict, seen: dict[str, Seen] | Non
 def seen(info: dict | None) -> Seen:
     """What a host's br-int already uses, from the netfabric role's ovs_info read of it."""
     return seen_from_info(info, BR_INT)
+
+
+def with_bridges_read(host_plan: dict[str, Any], bridges: Mapping | None) -> dict[str, Any]:
+    """A copy of `host_plan` whose retired bridges say whether the host's read (ovs_info `bridges`)
+    found them. The roles then skip removing one that is not there: three module runs on every
+    host without a provider NIC, at every run. Its restore file is still purged (role pipeline).
+    No read (None): nothing is known, and every retired bridge is removed as before."""
+    if not isinstance(bridges, Mapping) or not host_plan.get("retired_bridges"):
+        return host_plan
+    return {**host_plan, "retired_bridges": [{**b, "exists": b["name"] in bridges} for b in host_plan["retired_bridges"]]}
 
 
 def fabric_plan(topology: Topology) -> dict[str, dict]:

@@ -14,7 +14,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netfabric.ovs.plugins.filter import fabric
-from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan
+from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import plan, underlay
 
 FIXTURES = Path(__file__).parents[1] / "plugin_utils" / "fixtures"
 EXAMPLE = json.loads((FIXTURES / "example_inventory.json").read_text())
@@ -97,23 +97,38 @@ def test_provider_vlan_through_the_filters():
 
 def test_the_hosts_read_of_its_uplink_gives_its_plan_the_underlay_guard():
     """netfabric_plan is a plain variable: the filter applies the uplink's MAC the role read, once."""
-    from ansible_collections.netfabric.ovs.plugins.plugin_utils._fabric import underlay
-
     hv = hostvars()
     hv["hv3"]["netfabric_datapath_type"] = "netdev"
     plain = fabric.fabric_plan(hv, HOSTS)["hv3"]
     uplink = plain["underlay"]["uplink"]
     mac = "52:54:00:aa:bb:03"
-    hv["hv3"][fabric.SEEN_VAR] = {"links": {uplink: {"address": mac}}, "bridges": {}}
+    hv["hv3"][fabric.SEEN_VAR] = {"links": {uplink: {"address": mac}}, "bridges": {"br-provider": {}}}
     fabric._MEMO.clear()
     guarded = fabric.fabric_plan(hv, HOSTS)
-    assert guarded["hv3"] == underlay.with_underlay_mac(plain, mac)
+    assert guarded["hv3"] == plan.with_bridges_read(underlay.with_underlay_mac(plain, mac), {"br-provider": {}})
     assert guarded["hv3"]["underlay"]["mac"] == mac and guarded["hv3"]["flows"] != plain["flows"]
     assert fabric.host_plan(hv, "hv3", HOSTS) == guarded["hv3"]
     hv["hv3"][fabric.SEEN_VAR] = {"links": {}, "bridges": {}}  # the uplink was not there to read
     fabric._MEMO.clear()
     with pytest.raises(AnsibleFilterError, match="host hv3: its underlay is on br-phy, whose guard flows need the uplink's MAC"):
         fabric.fabric_plan(hv, HOSTS)
+
+
+def test_a_retired_bridge_the_read_did_not_find_is_marked_so_the_roles_skip_it():
+    """A host without a provider NIC removes br-provider only where its read found one."""
+    plain = fabric.fabric_plan(hostvars(), HOSTS)["hv1"]
+    assert plain["retired_bridges"] == [{"name": "br-provider", "owner": "netfabric"}]  # no read: removed as before
+    hv = hostvars()
+    links = {plain["underlay"]["uplink"]: {"address": "52:54:00:aa:bb:01"}}
+    hv["hv1"][fabric.SEEN_VAR] = {"links": links, "bridges": {"br-int": {}}}
+    hv["hv2"][fabric.SEEN_VAR] = {"links": links, "bridges": {"br-int": {}, "br-provider": {}}}
+    hv["hv3"][fabric.SEEN_VAR] = {"skipped": True}  # a linuxbridge host's skipped read knows nothing
+    plans = fabric.fabric_plan(hv, HOSTS)
+    assert plans["hv1"]["retired_bridges"] == [{"name": "br-provider", "owner": "netfabric", "exists": False}]
+    assert plans["hv2"]["retired_bridges"] == [{"name": "br-provider", "owner": "netfabric", "exists": True}]
+    assert plans["hv3"]["retired_bridges"] == [{"name": "br-provider", "owner": "netfabric"}]
+    assert plans["hv1"] == {**underlay.with_underlay_mac(plain, "52:54:00:aa:bb:01"), "retired_bridges": plans["hv1"]["retired_bridges"]}
+    assert fabric.host_plan(hv, "hv1", HOSTS) == plans["hv1"]
 
 
 def test_host_outside_the_hypervisor_list():
